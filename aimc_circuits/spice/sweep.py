@@ -1,0 +1,285 @@
+"""Sweep engine: a testbench x a grid of points -> measured results, batched, parallel, cached.
+
+* Points sharing a deck (same corner and structural parameters) form a **batch** that
+  loads the sky130 models once; inside it each point only sends ``alterparam``/``alter``,
+  ``setseed``, ``reset`` and ``option temp`` before its analysis.
+* Batches run in local worker processes (``python -m aimc_circuits.spice.worker``, one
+  ngspice each, ``num_threads`` chosen so workers x threads = cores), or on any ``concurrent.futures.Executor`` given
+  (e.g. ``dask.distributed.Client(addr).get_executor()``, with a shared cache directory).
+* Every finished point is written to the content-addressed cache by the worker itself,
+  atomically, before the next point starts: a killed sweep resumes where it stopped.
+* A point whose analysis fails (no convergence, timestep too small) is recorded with
+  ngspice's message and the sweep goes on; :attr:`SweepResult.failed` lists them.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import pickle
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import AimcError, ConvergenceError, ParameterError
+from ..paths import cache_dir
+from ..pdk import find_pdk
+from .cache import PointCache, content_key, decode, encode, file_sha256, libngspice_path
+from .testbench import Testbench
+
+__all__ = ["PointRecord", "SweepResult", "expand_grid", "run_sweep"]
+
+
+@dataclass(frozen=True)
+class PointRecord:
+    """One point: its parameters, whether it succeeded, its measures (SI) or error message."""
+
+    point: dict[str, Any]
+    ok: bool
+    measures: dict[str, Any]
+    error: str | None
+    cached: bool
+    elapsed_s: float
+
+
+@dataclass
+class SweepResult:
+    """All points of a sweep, in the order they were requested."""
+
+    testbench: str
+    records: list[PointRecord]
+    n_simulated: int
+    n_cached: int
+    n_loads: int
+    wall_s: float
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[PointRecord]:
+        """Points whose analysis or measurement failed (with ngspice's message in ``error``)."""
+        return [r for r in self.records if not r.ok]
+
+    def column(self, name: str) -> np.ndarray:
+        """Values of point parameter or scalar measure `name` over all points (NaN where failed)."""
+        out = []
+        for r in self.records:
+            if name in r.point:
+                out.append(r.point[name])
+            elif r.ok:
+                if name not in r.measures:
+                    raise KeyError(f"no parameter or measure {name!r}; measures: {sorted(r.measures)}")
+                out.append(r.measures[name])
+            else:
+                out.append(np.nan)
+        return np.asarray(out)
+
+    def where(self, **conditions: Any) -> list[PointRecord]:
+        """Records whose point parameters equal every given value."""
+        return [r for r in self.records if all(r.point.get(k) == v for k, v in conditions.items())]
+
+
+def expand_grid(grid: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Cartesian product of `grid` (name -> sequence of values, or one value)."""
+    names, axes = [], []
+    for k, v in grid.items():
+        vals = [v] if isinstance(v, (str, bytes, int, float)) or v is None else list(v)
+        if not vals:
+            raise ParameterError(f"grid axis {k!r} is empty")
+        names.append(k)
+        axes.append(vals)
+    return [dict(zip(names, combo)) for combo in itertools.product(*axes)]
+
+
+@dataclass(frozen=True)
+class _Item:
+    key: str
+    point: dict[str, Any]
+    commands: tuple[str, ...]
+    analysis: str
+
+
+def _plan(tb: Testbench, points: list[dict[str, Any]]) -> tuple[list[tuple[str, _Item]], dict[str, Any]]:
+    pdk = find_pdk()
+    lib_sha = file_sha256(libngspice_path())
+    code = tb.code_hash()
+    decks: dict[tuple, str] = {}
+    planned = []
+    for p in points:
+        skey = (p["corner"],) + tuple(repr(p[k]) for k in tb.structural)
+        if skey not in decks:
+            decks[skey] = tb.deck(p, pdk.lib_line(p["corner"]))
+        deck = decks[skey]
+        cmds, needs_reset = tb.point_commands(p)
+        cmds = list(cmds)
+        if p["seed"] is not None:
+            cmds.append(f"setseed {p['seed']}")
+            needs_reset = True
+        if needs_reset:
+            cmds.append("reset")
+        cmds.append(f"option temp={p['temp']!r}")
+        analysis = tb.analysis(p)
+        key = content_key(deck=deck, models=pdk.sha256, libngspice=lib_sha, commands=cmds,
+                          analysis=analysis, keep=tb.keep, code=code)
+        planned.append((deck, _Item(key, p, tuple(cmds), analysis)))
+    prov = {"testbench": tb.name, "pdk": pdk.provenance(), "libngspice": str(libngspice_path()),
+            "libngspice_sha256": lib_sha}
+    return planned, prov
+
+
+def _batches(planned: list[tuple[str, _Item]], workers: int, max_points: int | None,
+             split_min: int) -> list[tuple[str, list[_Item]]]:
+    groups: dict[str, list[_Item]] = defaultdict(list)
+    for deck, item in planned:
+        groups[deck].append(item)
+    per_group = max(1, math.ceil(workers / max(1, len(groups))))
+    out = []
+    for deck, items in groups.items():
+        k = min(per_group, max(1, len(items) // split_min))
+        if max_points:
+            k = max(k, math.ceil(len(items) / max_points))
+        size = math.ceil(len(items) / k)
+        out += [(deck, items[i:i + size]) for i in range(0, len(items), size)]
+    return out
+
+
+def _run_batch(tb: Testbench, deck: str, items: list[_Item], cache_root: str | None,
+               run_root: str, num_threads: int) -> list[dict]:
+    """Worker: load `deck` once, simulate every item, store each record as soon as it is done."""
+    from .runner import NgspiceSession, ngspice_version
+
+    run_dir = Path(run_root) / f"{tb.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    os.chdir(run_dir)  # worker process only: ngspice may write relative files here
+    cache = PointCache(Path(cache_root)) if cache_root else None
+    records = []
+    with NgspiceSession(run_dir, num_threads=num_threads) as ses:
+        ses.load(deck)
+        version = ngspice_version()
+        for it in items:
+            t0 = time.perf_counter()
+            rec: dict[str, Any] = {"point": it.point, "ngspice": version, "run_dir": str(run_dir)}
+            try:
+                for cmd in it.commands:
+                    ses.command(cmd)
+                sim = ses.analyse(it.analysis, tb.keep)
+                rec.update(ok=True, measures=encode(tb.measure(sim, it.point)), error=None)
+            except ConvergenceError as exc:
+                rec.update(ok=False, measures={}, error=str(exc))
+            except (ValueError, ArithmeticError, IndexError, KeyError) as exc:
+                rec.update(ok=False, measures={}, error=f"measure failed: {type(exc).__name__}: {exc}")
+            rec["elapsed_s"] = time.perf_counter() - t0
+            if cache is not None:
+                cache.put(it.key, rec)
+            records.append(rec)
+    return records
+
+
+def _worker_env(num_threads: int) -> dict[str, str]:
+    """Environment of a worker process: single-threaded BLAS (OpenBLAS threads slow ngspice)."""
+    env = dict(os.environ)
+    env.update(OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", OMP_NUM_THREADS=str(num_threads))
+    return env
+
+
+def _run_in_subprocess(args: tuple, run_root: Path, num_threads: int) -> list[dict]:
+    """Run one batch in a fresh `python -m aimc_circuits.spice.worker` process."""
+    jobs = run_root / "jobs"
+    jobs.mkdir(parents=True, exist_ok=True)
+    job = jobs / f"{uuid.uuid4().hex}.job"
+    job.write_bytes(pickle.dumps(args))
+    out = job.with_suffix(".out")
+    try:
+        proc = subprocess.run([sys.executable, "-m", "aimc_circuits.spice.worker", str(job)],
+                              env=_worker_env(num_threads), capture_output=True, text=True)
+        if not out.is_file():
+            raise AimcError(f"sweep worker died (exit code {proc.returncode}) without a result; "
+                            f"finished points are in the cache. stderr:\n{proc.stderr[-3000:]}")
+        status, payload = pickle.loads(out.read_bytes())
+        if status != "ok":
+            raise payload
+        return payload
+    finally:
+        job.unlink(missing_ok=True)
+        out.unlink(missing_ok=True)
+
+
+def run_sweep(tb: Testbench, grid: Mapping[str, Any] | None = None, points: Sequence[Mapping[str, Any]] | None = None,
+              *, workers: int | None = None, cache: bool = True, cache_root: Path | None = None,
+              max_points_per_batch: int | None = None, split_min: int = 8, retry_failed: bool = False,
+              executor: Executor | None = None, progress: bool = False) -> SweepResult:
+    """Simulate `tb` at every point of `grid` (cartesian) and/or the explicit `points`.
+
+    workers: local processes (default: all cores). cache: reuse and store finished points
+    (in `cache_root`, default ``<user cache>/sweeps/<tb.name>``). max_points_per_batch: cap
+    on points per model load (1 = one load per point). split_min: a batch is split over
+    idle workers only if each part keeps at least this many points. retry_failed: re-run
+    points whose cached record is a failure. executor: run batches there instead.
+    """
+    t_start = time.perf_counter()
+    raw = (expand_grid(grid) if grid else []) + [dict(p) for p in (points or [])]
+    if not raw:
+        raise ParameterError("a sweep needs a grid or a list of points (got neither)")
+    norm = [tb.normalize(p) for p in raw]
+    planned, prov = _plan(tb, norm)
+    root = Path(cache_root) if cache_root else cache_dir() / "sweeps" / tb.name
+    store = PointCache(root) if cache else None
+
+    results: dict[str, dict] = {}
+    cached_keys = set()
+    todo, queued = [], set()
+    for deck, it in planned:
+        rec = store.get(it.key) if store else None
+        if rec is not None and (rec["ok"] or not retry_failed):
+            results[it.key] = rec
+            cached_keys.add(it.key)
+        elif it.key not in queued:  # identical points are simulated once
+            queued.add(it.key)
+            todo.append((deck, it))
+    n_workers = max(1, workers or os.cpu_count() or 1)
+    batches = _batches(todo, n_workers, max_points_per_batch, split_min) if todo else []
+    if batches:
+        active = min(n_workers, len(batches))
+        threads = max(1, (os.cpu_count() or 1) // active)
+        run_root = (root / "runs") if store else cache_dir() / "runs"
+        own = executor is None
+        pool = executor or ThreadPoolExecutor(max_workers=active)
+        try:
+            futures = {}
+            for deck, items in batches:
+                args = (tb, deck, items, str(root) if store else None, str(run_root), threads)
+                fut = (pool.submit(_run_in_subprocess, args, run_root, threads) if own
+                       else pool.submit(_run_batch, *args))
+                futures[fut] = items
+            done_pts = 0
+            for fut in as_completed(futures):
+                items = futures[fut]
+                for it, rec in zip(items, fut.result()):
+                    results[it.key] = rec
+                done_pts += len(items)
+                if progress:
+                    print(f"[{tb.name}] {done_pts}/{len(todo)} points simulated "
+                          f"({time.perf_counter() - t_start:.1f} s)", file=sys.stderr, flush=True)
+        finally:
+            if own:
+                pool.shutdown(wait=True, cancel_futures=True)
+    records = []
+    versions = set()
+    for _, it in planned:
+        rec = results[it.key]
+        versions.add(rec.get("ngspice"))
+        records.append(PointRecord(point=it.point, ok=rec["ok"], measures=decode(rec["measures"]),
+                                   error=rec["error"], cached=it.key in cached_keys,
+                                   elapsed_s=rec.get("elapsed_s", 0.0)))
+    prov["ngspice_version"] = ", ".join(sorted(v for v in versions if v))
+    return SweepResult(testbench=tb.name, records=records, n_simulated=len(todo),
+                       n_cached=len(cached_keys), n_loads=len(batches),
+                       wall_s=time.perf_counter() - t_start, provenance=prov)
