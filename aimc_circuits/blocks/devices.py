@@ -14,7 +14,7 @@ from ..spice.measure import crossing, integrate, vth_max_gm
 from ..spice.runner import SimResult
 from ..spice.testbench import Testbench
 
-__all__ = ["IdVg", "InverterDelay"]
+__all__ = ["IdVg", "InverterDelay", "DiodeFet"]
 
 
 @dataclass(frozen=True)
@@ -96,3 +96,28 @@ class InverterDelay(Testbench):
         energy = integrate(t, -sim["vdut#branch"] * p["vdd"], t0, t0 + T)
         tplh, tphl = tout_r - tin_r, tout_f - tin_f
         return {"tplh": tplh, "tphl": tphl, "tpd": 0.5 * (tplh + tphl), "energy": energy}
+
+
+@dataclass(frozen=True)
+class DiodeFet(Testbench):
+    """Diode-connected sky130 nfet (W/L = 1/0.15 um) biased by a current source ``ib`` (A).
+
+    The operating point is solved with Newton iteration only (no gmin/source stepping,
+    at most 4 iterations), so absurd bias currents fail to converge: this is how the
+    sweep engine's failure handling is exercised on a real device.
+    Measures: ``vgs`` (V).
+    """
+
+    name = "diode_fet"
+    params = {"ib": 1e-6}
+    options = "klu gminsteps=0 srcsteps=0 itl1=4 noopiter"
+
+    def body(self, s: Mapping[str, Any]) -> str:
+        return (".param ib=1u\ni1 0 d {ib}\n"
+                "xm d d 0 0 sky130_fd_pr__nfet_01v8 w=1 l=0.15\n")
+
+    def analysis(self, p: Mapping[str, Any]) -> str:
+        return "op"
+
+    def measure(self, sim: SimResult, p: Mapping[str, Any]) -> dict[str, Any]:
+        return {"vgs": float(sim["d"][0])}

@@ -29,7 +29,7 @@ from ..errors import ConvergenceError, NgspiceNotFoundError, SpiceError
 __all__ = ["SimResult", "NgspiceSession", "ngspice_version", "ngspice_library"]
 
 _FAILURE_PATTERNS = re.compile(
-    r"timestep too small|no convergence|singular matrix|simulation\(s\) aborted|"
+    r"timestep too small|no convergence|dc solution failed|singular matrix|simulation\(s\) aborted|"
     r"gmin stepping failed|source stepping failed|iteration limit reached|doAnalyses: ",
     re.IGNORECASE,
 )

@@ -1,0 +1,19 @@
+# `make run`: set everything up and run the main job.  `make test`: set up and run the tests.
+VENV ?= .venv
+PYTEST_ARGS ?=
+
+.PHONY: setup run test test-slow bench
+setup:
+	bash scripts/setup.sh
+
+run: setup
+	$(VENV)/bin/aimc demo
+
+test: setup
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+test-slow: setup
+	AIMC_SLOW=1 $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(VENV)/bin/python benchmarks/spice_overhead.py
