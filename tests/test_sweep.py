@@ -122,3 +122,15 @@ def test_grid_expansion_and_empty_inputs():
         expand_grid({"a": []})
     with pytest.raises(ParameterError, match="needs a grid or a list of points"):
         run_sweep(InverterDelay())
+
+
+def test_any_executor_can_run_the_batches(fresh_cache):
+    """The hook used for a Dask cluster (Client.get_executor()): here a thread pool running
+    batches in this process. The caller's working directory is left alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cwd = os.getcwd()
+    with ThreadPoolExecutor(1) as ex:
+        res = run_sweep(DiodeFet(), grid={"ib": [1e-6, 1e-5]}, executor=ex)
+    assert os.getcwd() == cwd and res.n_simulated == 2 and not res.failed
+    assert res.records[0].measures["vgs"] < res.records[1].measures["vgs"]

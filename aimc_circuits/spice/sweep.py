@@ -158,7 +158,6 @@ def _run_batch(tb: Testbench, deck: str, items: list[_Item], cache_root: str | N
 
     run_dir = Path(run_root) / f"{tb.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    os.chdir(run_dir)  # worker process only: ngspice may write relative files here
     cache = PointCache(Path(cache_root)) if cache_root else None
     records = []
     with NgspiceSession(run_dir, num_threads=num_threads) as ses:

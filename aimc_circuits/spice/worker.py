@@ -8,6 +8,7 @@ never stored); the result (records, or the exception) is written next to it as
 """
 from __future__ import annotations
 
+import os
 import pickle
 import sys
 import traceback
@@ -18,6 +19,10 @@ def main(job_path: str) -> int:
     job = Path(job_path)
     args = pickle.loads(job.read_bytes())
     from .sweep import _run_batch
+
+    run_root = Path(args[4])
+    run_root.mkdir(parents=True, exist_ok=True)
+    os.chdir(run_root)  # this process only: anything ngspice writes by relative path lands here
 
     try:
         out = ("ok", _run_batch(*args))
