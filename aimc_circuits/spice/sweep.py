@@ -118,13 +118,15 @@ def _plan(tb: Testbench, points: list[dict[str, Any]]) -> tuple[list[tuple[str, 
         if skey not in decks:
             decks[skey] = tb.deck(p, pdk.lib_line(p["corner"]))
         deck = decks[skey]
-        cmds, needs_reset = tb.point_commands(p)
-        cmds = list(cmds)
+        point_cmds, needs_reset = tb.point_commands(p)
+        # alterparam edits the deck (applied by reset); alter edits devices (lost on reset)
+        cmds = [c for c in point_cmds if c.startswith("alterparam")]
         if p["seed"] is not None:
             cmds.append(f"setseed {p['seed']}")
             needs_reset = True
         if needs_reset:
             cmds.append("reset")
+        cmds += [c for c in point_cmds if not c.startswith("alterparam")]
         cmds.append(f"option temp={p['temp']!r}")
         analysis = tb.analysis(p)
         key = content_key(deck=deck, models=pdk.sha256, libngspice=lib_sha, commands=cmds,

@@ -1,0 +1,1 @@
+"""Model functions and lmfit fits, one module per block (pure numpy + lmfit, no SPICE)."""

@@ -1,0 +1,1 @@
+"""Behavioral block models built from calibration/ (pure numpy, no SPICE needed)."""
