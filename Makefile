@@ -2,7 +2,7 @@
 VENV ?= .venv
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-slow bench
+.PHONY: setup run test test-slow bench calibrate
 setup:
 	bash scripts/setup.sh
 
@@ -17,3 +17,6 @@ test-slow: setup
 
 bench: setup
 	$(VENV)/bin/python benchmarks/spice_overhead.py
+
+calibrate: setup
+	$(VENV)/bin/aimc calibrate --block all --profile $(or $(PROFILE),fast)
