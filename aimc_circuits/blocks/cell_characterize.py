@@ -137,6 +137,21 @@ def characterize_cell(design: CellDesign | None = None, profile: str = "fast", s
                        "memory_error": quality(part["vcol"] - part["vcol_first"], gain * d.v_fs),
                        "settle_g_max_s": float(np.max(part["settle_g"]))}
 
+    # effective capacitance per code (uniform patterns, level v_fs, R = 8): C_eff = swing * C_col / (R v_fs)
+    u8 = uniform_parts[prof.rows.index(8)] if 8 in prof.rows else uniform_parts[0]
+    R8 = float(u8["rows"][0])
+    full = np.isclose(u8["s"], u8["n"] * d.v_fs)
+    v0 = float(np.mean(u8["vcol"][u8["n"] == 0]))
+    c_col8 = R8 * (M + p["p_row"]) + p["p_fix"]
+    eff = {}
+    for n_, v_ in zip(u8["n"][full], u8["vcol"][full]):
+        eff.setdefault(int(round(n_ / R8)), []).append((v0 - v_) * c_col8 / (R8 * d.v_fs))
+    eff_codes = {str(c): float(np.mean(v)) for c, v in sorted(eff.items())}
+    effective_cap = {
+        "rows": int(R8), "values": eff_codes,
+        "max_deviation_pct_of_full_code": float(max(abs(v - int(c)) for c, v in eff_codes.items()) / M * 100),
+        "note": "from the column swing at level v_fs; includes injection split and junction nonlinearity"}
+
     # corners and temperatures: gain/offset at R = rows[0]
     R0 = prof.rows[0]
     tb0 = ColumnTestbench(design=d, rows=R0)
@@ -190,6 +205,7 @@ def characterize_cell(design: CellDesign | None = None, profile: str = "fast", s
               "settle_ground_max_s": float(max(v["settle_g_max_s"] for v in raw.values()))}
     netlist_sha = hashlib.sha256(netlist_path("cell").read_bytes()).hexdigest()
     return {"block": "cell", "profile": profile, "design": d.as_dict(), "model": col, "raw_circuit_error": raw,
+            "effective_cap_per_code_cu": effective_cap,
             "corners": corners, "mismatch": mc, "energy": energy, "noise": noise, "timing": timing,
             "dropped_points": [r.error for r in failed],
             "provenance": {"netlist_sha256": netlist_sha, "random_seed": seed, **provenance,
