@@ -134,3 +134,12 @@ def test_any_executor_can_run_the_batches(fresh_cache):
         res = run_sweep(DiodeFet(), grid={"ib": [1e-6, 1e-5]}, executor=ex)
     assert os.getcwd() == cwd and res.n_simulated == 2 and not res.failed
     assert res.records[0].measures["vgs"] < res.records[1].measures["vgs"]
+
+
+def test_testbench_in_main_is_a_clear_error(fresh_cache, monkeypatch):
+    class Local(DiodeFet):
+        pass
+
+    monkeypatch.setattr(Local, "__module__", "__main__")
+    with pytest.raises(ParameterError, match="defined in __main__.*executor=ThreadPoolExecutor"):
+        run_sweep(Local(), grid={"ib": [1e-6]})

@@ -226,6 +226,11 @@ def run_sweep(tb: Testbench, grid: Mapping[str, Any] | None = None, points: Sequ
     points whose cached record is a failure. executor: run batches there instead.
     """
     t_start = time.perf_counter()
+    if executor is None and type(tb).__module__ == "__main__":
+        raise ParameterError(
+            f"testbench class {type(tb).__name__} is defined in __main__, which sweep worker processes "
+            f"cannot import; move it into an importable module, or pass executor=ThreadPoolExecutor(1) "
+            f"to simulate in this process")
     raw = (expand_grid(grid) if grid else []) + [dict(p) for p in (points or [])]
     if not raw:
         raise ParameterError("a sweep needs a grid or a list of points (got neither)")
