@@ -19,7 +19,7 @@ from ..errors import ParameterError
 from ..fit.cell import column_voltage, fit_column, fit_energy, fit_mismatch, full_scale
 from ..fit.common import quality
 from ..paths import netlist_path
-from ..spice.sweep import SweepResult, run_sweep
+from ..spice.sweep import PointRecord, run_sweep
 from .cell import CellDesign, ColumnTestbench, GateEnergyTestbench
 
 __all__ = ["Profile", "PROFILES", "characterize_cell"]
@@ -58,15 +58,17 @@ def _random_points(rng: np.random.Generator, n: int, rows: int, d: CellDesign) -
 
 
 def _uniform_points(rows: int, d: CellDesign, codes, levels) -> list[dict]:
-    return [{"vin": [lv * d.v_fs] * rows, "codes": [[c, d.max_code - c] + [c] * (d.groups - 2)][:1] * rows}
-            if d.groups >= 2 else {"vin": [lv * d.v_fs] * rows, "codes": [[c]] * rows}
-            for c in codes for lv in levels]
+    """Every row the same level and code c (group 1 gets M - c, further groups c)."""
+    def row(c: int) -> list[int]:
+        return ([c, d.max_code - c] + [c] * (d.groups - 2))[:d.groups]
+
+    return [{"vin": [lv * d.v_fs] * rows, "codes": [row(c)] * rows} for c in codes for lv in levels]
 
 
-def _column_data(res: SweepResult, d: CellDesign, rows: int) -> dict[str, np.ndarray]:
-    """Flatten records into per-(point, group) arrays: s, vcol, vcol_first, settle."""
+def _column_data(records: list[PointRecord], d: CellDesign, rows: int) -> dict[str, np.ndarray]:
+    """Flatten successful records into per-(point, group) arrays: s, n, vcol, vcol_first, settle."""
     s, n, v, vf, sg = [], [], [], [], []
-    for r in res.records:
+    for r in records:
         if not r.ok:
             continue
         codes = np.asarray(r.point["codes"])
@@ -100,7 +102,7 @@ def characterize_cell(design: CellDesign | None = None, profile: str = "fast", s
     d, prof = design or CellDesign(), PROFILES[profile]
     rng = np.random.default_rng(seed)
     M, provenance = d.max_code, {}
-    fit_parts, held_parts, uniform_parts, records = [], [], [], []
+    fit_parts, held_parts, uniform_parts, records, failed = [], [], [], [], []
     settle_s = []
     for R in prof.rows:
         tb = ColumnTestbench(design=d, rows=R)
@@ -108,17 +110,16 @@ def characterize_cell(design: CellDesign | None = None, profile: str = "fast", s
         uni = _uniform_points(R, d, codes, prof.levels)
         n_fit, n_held = prof.n_random[R]
         rand = _random_points(rng, n_fit + n_held, R, d)
-        res = run_sweep(tb, points=uni + rand, progress=progress)
+        res = run_sweep(tb, points=uni + rand, progress=progress, retry_failed=True)
         provenance = res.provenance
         n_u = len(uni)
-        sub = lambda recs: SweepResult(res.testbench, recs, 0, 0, 0, 0.0)  # noqa: E731
-        uniform_parts.append(_column_data(sub(res.records[:n_u]), d, R))
-        fit_parts.append(_column_data(sub(res.records[:n_u + n_fit]), d, R))
-        held_parts.append(_column_data(sub(res.records[n_u + n_fit:]), d, R))
+        uniform_parts.append(_column_data(res.records[:n_u], d, R))
+        fit_parts.append(_column_data(res.records[:n_u + n_fit], d, R))
+        held_parts.append(_column_data(res.records[n_u + n_fit:], d, R))
+        failed += res.failed
         settle_s += [r.measures["settle_s"] for r in res.records if r.ok and np.isfinite(r.measures["settle_s"])]
         records += [r for r in res.records if r.ok]
     train, held = _cat(fit_parts), _cat(held_parts)
-    failed = [r for r in records if not r.ok]
     col = fit_column(train, M, d.vr, d.v_fs, held_out=held)
     p = {k: v["value"] for k, v in col["params"].items()}
 
@@ -159,11 +160,10 @@ def characterize_cell(design: CellDesign | None = None, profile: str = "fast", s
     combos = [(c, t) for c in prof.corners for t in prof.temps]
     if profile == "fast":  # corners at 27 C, temperatures at tt
         combos = [(c, 27.0) for c in prof.corners] + [("tt", t) for t in prof.temps if t != 27.0]
-    cres = run_sweep(tb0, points=[dict(q, corner=c, temp=t) for c, t in combos for q in cpts], progress=progress)
+    cres = run_sweep(tb0, points=[dict(q, corner=c, temp=t) for c, t in combos for q in cpts], progress=progress, retry_failed=True)
     corners = {}
     for c, t in combos:
-        sel = SweepResult(cres.testbench, cres.where(corner=c, temp=t), 0, 0, 0, 0.0)
-        data = _column_data(sel, d, R0)
+        data = _column_data(cres.where(corner=c, temp=t), d, R0)
         model = column_voltage(data["s"], data["n"], data["rows"], M, d.vr, p)
         gain, off = _gain_offset(data, d) if len(data["s"]) >= 2 else (float("nan"), float("nan"))
         corners[f"{c}@{t:g}"] = {"gain": gain / d.v_fs, "offset_v": off,
@@ -182,7 +182,7 @@ def characterize_cell(design: CellDesign | None = None, profile: str = "fast", s
         er.append(float(len(vin)))
         ee.append(d.vdd * float(np.clip(r.measures["q_row"], 0, None).sum()) + d.vr * max(r.measures["q_reset"], 0.0))
     efit = fit_energy(np.array(es), np.array(en), np.array(er), np.array(ee))
-    gate = run_sweep(GateEnergyTestbench(design=d), points=[{}], progress=progress).records[0].measures
+    gate = run_sweep(GateEnergyTestbench(design=d), points=[{}], progress=progress, retry_failed=True).records[0].measures
     e_gate = [gate[f"e_gate{k}"] for k in range(d.bits_per_group)]
     ep = {k: v["value"] for k, v in efit["params"].items()}
     # expected energy per cell-group per cycle for uniform random codes and levels
@@ -207,7 +207,8 @@ def characterize_cell(design: CellDesign | None = None, profile: str = "fast", s
     return {"block": "cell", "profile": profile, "design": d.as_dict(), "model": col, "raw_circuit_error": raw,
             "effective_cap_per_code_cu": effective_cap,
             "corners": corners, "mismatch": mc, "energy": energy, "noise": noise, "timing": timing,
-            "dropped_points": [r.error for r in failed],
+            "dropped_points": [{"point": {k: v for k, v in r.point.items() if k not in ("vin", "codes")},
+                                "error": r.error} for r in failed + cres.failed],
             "provenance": {"netlist_sha256": netlist_sha, "random_seed": seed, **provenance,
                            "corner": "tt", "temperature_c": 27.0}}
 
@@ -224,12 +225,13 @@ def _monte_carlo(d: CellDesign, prof: Profile, progress: bool) -> dict[str, Any]
             pats.append(c)
     pts = [{"corner": "tt_mm", "seed": sd, "vin": [d.v_fs] * R, "codes": c.tolist()}
            for sd in range(1, prof.mc_seeds + 1) for c in pats]
-    res = run_sweep(tb, points=pts, progress=progress)
-    bits, rel = [], []
+    res = run_sweep(tb, points=pts, progress=progress, retry_failed=True)
+    bits, rel, dropped = [], [], []
     n = len(pats)
     for si in range(prof.mc_seeds):
         recs = res.records[si * n:(si + 1) * n]
         if not all(r.ok for r in recs):
+            dropped.append(si + 1)
             continue
         for g in range(d.groups):
             base = recs[0].measures[f"vcol{g}"]
@@ -240,7 +242,8 @@ def _monte_carlo(d: CellDesign, prof: Profile, progress: bool) -> dict[str, Any]
             bits += [k for _ in range(R) for k in range(B)]
             rel += list(unit / u_mean - 1)
     fit = fit_mismatch(np.array(bits), np.array(rel))
-    fit.update(seeds=list(range(1, prof.mc_seeds + 1)), rows=R, corner="tt_mm",
+    fit.update(seeds=[sd for sd in range(1, prof.mc_seeds + 1) if sd not in dropped], dropped_seeds=dropped,
+               rows=R, corner="tt_mm",
                source="sky130 MOM cap model card (cap_vpp_01p8x01p8_m1m2_noshield: AGAUSS sigma 1.83% x "
                       "0.851 x sqrt(0.505) = 1.1% per unit) plus the switches' PDK mismatch, measured in SPICE")
     return fit

@@ -28,9 +28,10 @@ from ..errors import ConvergenceError, NgspiceNotFoundError, SpiceError
 
 __all__ = ["SimResult", "NgspiceSession", "ngspice_version", "ngspice_library"]
 
+# Fatal messages only: "gmin/source stepping failed" are warnings when ngspice then recovers
+# (e.g. "Transient op finished successfully"), so they do not mark a point as failed.
 _FAILURE_PATTERNS = re.compile(
-    r"timestep too small|no convergence|dc solution failed|singular matrix|simulation\(s\) aborted|"
-    r"gmin stepping failed|source stepping failed|iteration limit reached|doAnalyses: ",
+    r"timestep too small|dc solution failed|singular matrix|simulation\(s\) aborted|doAnalyses: ",
     re.IGNORECASE,
 )
 _LOAD_ERROR_PATTERNS = re.compile(
@@ -71,6 +72,17 @@ class SimResult:
             if key in self.vectors:
                 return self.vectors[key]
         return np.zeros(1)
+
+
+_SUFFIX = {"t": 1e12, "g": 1e9, "meg": 1e6, "k": 1e3, "m": 1e-3, "u": 1e-6, "n": 1e-9, "p": 1e-12, "f": 1e-15}
+
+
+def _spice_number(text: str) -> float:
+    """Parse a SPICE number with an optional scale suffix ('5n', '1.2meg', '3e-9')."""
+    m = re.fullmatch(r"([-+]?[0-9.]+(?:e[-+]?\d+)?)(meg|[tgkmunpf])?[a-z]*", text.lower())
+    if not m:
+        raise ValueError(f"not a SPICE number: {text!r}")
+    return float(m.group(1)) * _SUFFIX.get(m.group(2) or "", 1.0)
 
 
 def ngspice_library() -> str:
@@ -194,6 +206,12 @@ class NgspiceSession:
         if new is None or (err is not None and _FAILURE_PATTERNS.search(msgs)):
             raise ConvergenceError(f"analysis {analysis!r} failed", self.deck, msgs, self.run_dir)
         result = self._fetch(new, analysis, keep)
+        words = analysis.split()
+        if words[0].lower() == "tran" and len(words) >= 3:  # an aborted transient leaves a short plot
+            tstop = _spice_number(words[2])
+            if result.scale[-1] < tstop * (1 - 1e-6):
+                raise ConvergenceError(f"analysis {analysis!r} stopped at t={result.scale[-1]:g} s of {tstop:g} s",
+                                       self.deck, msgs, self.run_dir)
         self._ng.exec_command(f"destroy {new}")  # keep ngspice memory flat over long batches
         return result
 
