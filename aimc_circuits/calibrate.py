@@ -25,8 +25,22 @@ def _cell(profile: str, progress: bool) -> dict[str, Any]:
     return characterize_cell(profile=profile, progress=progress)
 
 
+def _row_driver(profile: str, progress: bool) -> dict[str, Any]:
+    from .blocks.row_driver_characterize import characterize_row_driver
+
+    return characterize_row_driver(profile=profile, progress=progress)
+
+
 #: block name -> characterization function (profile, progress) -> calibration dict
-BLOCKS: dict[str, Callable[[str, bool], dict[str, Any]]] = {"cell": _cell}
+BLOCKS: dict[str, Callable[[str, bool], dict[str, Any]]] = {"cell": _cell, "row-driver": _row_driver}
+#: blocks still in development: calibrated only when named, not by ``--block all``, and no
+#: calibration of theirs is shipped (row driver: see issue #4 and the README)
+IN_DEVELOPMENT = frozenset({"row-driver"})
+
+
+def calibration_file(block: str) -> str:
+    """File name of a block's calibration (``row-driver`` -> ``row_driver.json``)."""
+    return block.replace("-", "_") + ".json"
 PROFILES = ("fast", "full")
 
 
@@ -43,7 +57,7 @@ def _jsonable(o: Any) -> Any:
 def calibrate(block: str, profile: str = "fast", out_dir: Path | None = None, progress: bool = False) -> list[Path]:
     """Characterize `block` ('all' for every block) with `profile` and write its calibration
     JSON (atomically) into `out_dir` (default calibration/). Returns the written paths."""
-    names = list(BLOCKS) if block == "all" else [block]
+    names = [b for b in BLOCKS if b not in IN_DEVELOPMENT] if block == "all" else [block]
     for name in names:
         if name not in BLOCKS:
             raise ParameterError(f"unknown block {name!r}; available: {', '.join(BLOCKS)}, all."
@@ -61,8 +75,8 @@ def calibrate(block: str, profile: str = "fast", out_dir: Path | None = None, pr
             generated_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             wall_s=round(time.perf_counter() - t0, 1), python=platform.python_version(),
             numpy=np.__version__, lmfit=__import__("lmfit").__version__)
-        path = out_dir / f"{name}.json"
-        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}-", suffix=".json")
+        path = out_dir / calibration_file(name)
+        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{path.stem}-", suffix=".json")
         with os.fdopen(fd, "w") as fh:
             json.dump(cal, fh, indent=1, default=_jsonable)
             fh.write("\n")

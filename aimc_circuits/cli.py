@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="machine-readable status")
     p.set_defaults(func=_cmd_pdk)
     c = sub.add_parser("calibrate", help="regenerate calibration/<block>.json from SPICE sweeps")
-    c.add_argument("--block", default="all", help="block to calibrate: cell, or all (default)")
+    c.add_argument("--block", default="all", help="block to calibrate: cell, row-driver, time-accumulator, or all (default)")
     c.add_argument("--profile", default="fast", help="fast (CI-friendly) or full (all corners, 30 MC seeds)")
     c.add_argument("--out", help="output directory (default: calibration/)")
     c.add_argument("--quiet", action="store_true", help="no progress output")
