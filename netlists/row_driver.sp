@@ -4,37 +4,39 @@
 *
 * Topology (documented choice; see aimc_circuits/blocks/row_driver.py):
 *
-*           vdd              vdd                       vdd
-*            |                |                          |
-*   vbp -||  Mi_k (2^k units) ||- vbp (I_rep)      phsb -|| Me (drain enable)
-*            |                |                          |
-*   bb_k -|| Msw_k            +-- g ---------------------|| Mf (follower, k_f x Mrep)
-*            |                |                          |
-*            +---- a ----+   Mrep (diode, nfet)           +--- row --[R]--+--[R]-- ... -- far
-*            |           |    |                           |              |
-*          R_L (poly)   a ----+                 phg --||Mrst   cells  cells
-*            |           |                               |   (I_f sink, on in S)
-*           vss     vbn -|| (I_rep sink at a)            vss
+*           vdd               vdd                        vdd
+*            |                 |                           |
+*   vbp -||  Mi_k (2^k units)  ||- vbp (I_rep, nrep units)  |
+*            |                 |                           |
+*   bb_k -|| Msw_k  (b_k -|| dump to vss)  +-- g ---------|| Mf (lvt, kf x Mrep, body = source)
+*            |                 |                           |
+*            +---- a ----+    Mrep (lvt diode, body = a)   +--- row --[R]--+--[R]-- ... -- far
+*            |           |     |                           |               |
+*          R_L (poly)    a ----+                 vbn -|| kf x I_rep sink  cells  cells
+*            |           |                                 |
+*           vss   vbn -|| (I_rep sink at a)                vss
 *
-*   DAC:      bit k switches 2^k pfet unit current sources (I_u, mirrored from vbp) into node a;
-*             the poly load R_L turns the code into V_a = code x I_u x R_L (code 255 -> ~v_fs).
-*   Follower: the replica nfet Mrep (diode, I_rep, source at a) and the follower Mf (k_f times
-*             wider, k_f x I_rep sink) run at the same current density and the same source
+*   DAC:      bit k steers 2^k pfet unit current sources (I_u, mirrored from vbp) into node a,
+*             or to vss when the bit is 0; nlo always-on units set the code-0 pedestal; the poly
+*             load R_L gives V_a = (nlo + code) x I_u x R_L (0.19 .. 0.97 V).
+*   Follower: the replica nfet Mrep (diode, I_rep, source at a) and the follower Mf (kf times
+*             wider, kf x I_rep sink) run at the same current density and the same source
 *             voltage, so Vgs and body effect cancel: V_row = V_a statically. The I_rep sink at
-*             node a removes the replica current from R_L.
-*   Timing:   phase G (phg high, cells' bottom plates grounded): the row is reset to vss and the
-*             new code settles in the DAC; phase S (phs high, phsb low): the follower turns on
-*             (drain enable + bias sink) and charges the row line and the selected cell
-*             capacitors; the cells sample V_row when S ends.
+*             node a removes the replica current from R_L. The follower is always on: the row
+*             holds the previous level between conversions.
+*   Timing:   the code changes at the start of the cells' phase G (bottom plates grounded, row
+*             line unloaded) and settles in the DAC; in phase S the cells' selected bottom plates
+*             connect to the row and the follower recharges the line; the cells sample V_row
+*             when S ends (5.3 ns cycle: G 2 ns, S 3 ns + gaps, see blocks/cell.py).
 *
-* aimc_row_driver ports: b0..b7 (bit k, high = 1), bb0..bb7 (complements), row, phs, phsb, phg,
+* aimc_row_driver ports: b0..b7 (bit k, high = 1), bb0..bb7 (complements), row,
 *                        vbp, vbn (bias from aimc_row_bias), vdd, vss
 *   params: wu lu   unit current-source pfet (um); bit k = 2^k units in parallel (m, mult:
 *                   the PDK scales mismatch by 1/sqrt(w l mult))
 *           wsw     bit switch pfet width for bit 0 (bit k: wsw*2^k, equal current density)
 *           rl      poly load length (um) of sky130_fd_pr__res_high_po, w = 0.35
 *           wrep    replica nfet width; kf follower/replica ratio; lf length
-*           wb lb   replica bias sink nfet; we enable switch widths; wrst reset nfet width
+*           wb lb   bias sink nfet; nrep replica units; nlo pedestal units
 * aimc_row_bias ports: vbp vbn vdd vss; params iu (unit current, A), wu lu wb lb
 *   (reference currents are ideal: the macro's bandgap/reference is outside this netlist)
 * aimc_row_seg ports: in out col vdd vss s0 sb0 g0 .. s3 sb3 g3
@@ -50,8 +52,8 @@ irn vdd vbn {nrep*iu}
 .ends aimc_row_bias
 
 .subckt aimc_row_driver b0 b1 b2 b3 b4 b5 b6 b7 bb0 bb1 bb2 bb3 bb4 bb5 bb6 bb7 row vbp vbn vdd vss
-+ wu=0.84 lu=2 wsw=0.5 rl=4.1 wrep=4 kf=10 lf=0.3 wb=4 lb=0.5 we=20 wt=40 wrst=4 nrep=32 nlo=48
-* current-steering DAC: unit sources (binary-weighted widths) and bit switches into node a
++ wu=0.84 lu=2 wsw=0.42 rl=4.1 wrep=4 kf=10 lf=0.3 wb=4 lb=0.5 nrep=32 nlo=48
+* current-steering DAC: unit sources (2^k units for bit k) and bit switches into node a
 xi0 d0 vbp vdd vdd sky130_fd_pr__pfet_01v8 w={wu} l={lu} mult=1 m=1
 xi1 d1 vbp vdd vdd sky130_fd_pr__pfet_01v8 w={wu} l={lu} mult=2 m=2
 xi2 d2 vbp vdd vdd sky130_fd_pr__pfet_01v8 w={wu} l={lu} mult=4 m=4
