@@ -115,3 +115,28 @@ def test_bad_load_and_design_raise():
 def test_model_code_checks(codes, match):
     with pytest.raises(ParameterError, match=match):
         check_codes("x", np.array(codes))
+
+
+def test_model_reproduces_static_transfer_and_draws_row_mismatch(transfer):
+    """The behavioral model from a calibration built on this SPICE transfer: nominal levels equal
+    SPICE per code; drawn rows have the stated offset spread; bad calibrations raise clearly."""
+    from aimc_circuits.errors import AimcError
+    from aimc_circuits.models.row_driver import RowDriverModel
+
+    v = np.asarray(transfer["v_row"])
+    cal = {"design": RowDriverDesign().as_dict(), "static_model": fit_static(v), "transfer": inl_dnl(v),
+           "dynamic_model": {"params": {k: {"value": 0.0} for k in ("m", "s0", "s1", "q0", "q1", "r0", "r1")}},
+           "mismatch": {"sigma_offset_v": 5e-3, "sigma_gain_rel": 0.0, "sigma_eps": [0.0] * 8},
+           "energy": {"params": {k: {"value": 1e-12} for k in ("e0", "e1", "e2", "e3")}},
+           "noise": {"per_cols": {"256": {"v_rms": 7e-4}}}}
+    m = RowDriverModel(cal)
+    np.testing.assert_allclose(m.levels(np.arange(N_CODES)), v, atol=1e-12)
+    chip = m.draw_rows(np.random.default_rng(0), 4000)
+    lv = m.levels(np.full((1, 4000), 128), chip)[0]
+    assert np.std(lv - v[128]) == pytest.approx(5e-3, rel=0.05)
+    with pytest.raises(ParameterError, match="the chip has 4000"):
+        m.levels(np.zeros((1, 3), dtype=int), chip)
+    bad = dict(cal)
+    del bad["mismatch"]
+    with pytest.raises(AimcError, match="aimc calibrate --block row-driver"):
+        RowDriverModel(bad)

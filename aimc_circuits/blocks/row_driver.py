@@ -113,6 +113,22 @@ def _driver_core(d: RowDriverDesign, row: str = "r0") -> list[str]:
     return out
 
 
+def _check_cols(d: RowDriverDesign, n_cols: Any) -> None:
+    if isinstance(n_cols, bool) or not isinstance(n_cols, int) or n_cols < 1 or (n_cols * d.cell.groups) % d.n_seg:
+        raise ParameterError(f"n_cols={n_cols!r} must be a positive integer with n_cols x groups a "
+                             f"multiple of n_seg={d.n_seg}")
+
+
+def _row_line(d: RowDriverDesign, n_cols: int, gates: list[str]) -> list[str]:
+    """The row line r0 .. r<n_seg>: n_seg pi-sections, each with its share of the row's cells
+    (every cell's group gates on the nets in `gates`), top plates on the ``col`` node."""
+    c = d.cell
+    per_seg = n_cols * c.groups // d.n_seg
+    return [f"xseg{i} r{i} r{i + 1} col vdd 0 {' '.join(gates)} aimc_row_seg ncell={per_seg} "
+            f"rcell={d.r_cell} ccell={d.c_cell:.6g} wn={c.w_sw} wp={c.w_sw} wg={c.w_gnd} l={c.l_sw}"
+            for i in range(d.n_seg)]
+
+
 @dataclass(frozen=True)
 class RowTransferTestbench(Testbench):
     """Static transfer: ``dc`` sweep of the code 0..255 (unloaded: the row load is capacitive).
@@ -156,9 +172,7 @@ class RowSettleTestbench(Testbench):
     params = {}
 
     def __post_init__(self):
-        if not isinstance(self.n_cols, int) or self.n_cols < 1 or (self.n_cols * self.design.cell.groups) % self.design.n_seg:
-            raise ParameterError(f"n_cols={self.n_cols!r} must be a positive integer with n_cols x groups a "
-                                 f"multiple of n_seg={self.design.n_seg}")
+        _check_cols(self.design, self.n_cols)
 
     @property
     def keep(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -180,11 +194,7 @@ class RowSettleTestbench(Testbench):
                     f"bsb{k} sb{k} 0 v={{{vdd}-v(l{k})*v(phs)/{vdd}}}",
                     f"bg{k} g{k} 0 v={{{vdd}-v(l{k})*({vdd}-v(phg))/{vdd}}}"]
             gates.append(f"s{k} sb{k} g{k}")
-        per_seg = self.n_cols * c.groups // d.n_seg
-        for i in range(d.n_seg):
-            out.append(f"xseg{i} r{i} r{i + 1} col vdd 0 {' '.join(gates)} aimc_row_seg ncell={per_seg} "
-                       f"rcell={d.r_cell} ccell={d.c_cell:.6g} wn={c.w_sw} wp={c.w_sw} wg={c.w_gnd} l={c.l_sw}")
-        return "\n".join(out) + "\n"
+        return "\n".join(out + _row_line(d, self.n_cols, gates)) + "\n"
 
     def normalize(self, point: Mapping[str, Any]) -> dict[str, Any]:
         rest = {k: v for k, v in point.items() if k not in ("code", "prev", "load_code")}
@@ -231,6 +241,13 @@ class RowNoiseTestbench(Testbench):
     keep = None
     options = "klu"
 
+    def __post_init__(self):
+        _check_cols(self.design, self.n_cols)
+        if not isinstance(self.code, int) or not 0 <= self.code < N_CODES:
+            raise ParameterError(f"code={self.code!r} must be an integer in 0..{N_CODES - 1}")
+        if not isinstance(self.load_code, int) or not 0 <= self.load_code <= self.design.cell.max_code:
+            raise ParameterError(f"load_code={self.load_code!r} must be an integer in 0..{self.design.cell.max_code}")
+
     def body(self, s: Mapping[str, Any]) -> str:
         d, c = self.design, self.design.cell
         vdd = c.vdd
@@ -241,11 +258,7 @@ class RowNoiseTestbench(Testbench):
             on = (self.load_code >> k) & 1
             out += [f"vs{k} s{k} 0 {vdd if on else 0}", f"vsb{k} sb{k} 0 {0 if on else vdd}", f"vg{k} g{k} 0 {0 if on else vdd}"]
             gates.append(f"s{k} sb{k} g{k}")
-        per_seg = self.n_cols * c.groups // d.n_seg
-        for i in range(d.n_seg):
-            out.append(f"xseg{i} r{i} r{i + 1} col vdd 0 {' '.join(gates)} aimc_row_seg ncell={per_seg} "
-                       f"rcell={d.r_cell} ccell={d.c_cell:.6g} wn={c.w_sw} wp={c.w_sw} wg={c.w_gnd} l={c.l_sw}")
-        return "\n".join(out) + "\n"
+        return "\n".join(out + _row_line(d, self.n_cols, gates)) + "\n"
 
     def analysis(self, p: Mapping[str, Any]) -> str:
         return f"noise v(r{self.design.n_seg}) vcode dec 20 1e3 1e11"

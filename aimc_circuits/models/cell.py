@@ -6,7 +6,6 @@ energy per cycle. No SPICE; every number comes from the calibration file.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import numpy as np
 from ..blocks.cell import CellDesign
 from ..errors import AimcError, ParameterError
 from ..fit.cell import COLUMN_PARAMS, column_voltage_c
-from ..paths import CALIBRATION_DIR
+from .common import check_int_codes, read_calibration
 
 __all__ = ["CellChip", "CellModel", "K_BOLTZMANN"]
 
@@ -28,22 +27,6 @@ class CellChip:
     """One chip instance: relative error of every bit capacitor, shape (R, n_out, groups, bits)."""
 
     cap_err: np.ndarray
-
-
-def _check_int_codes(name: str, a: Any, hi: int) -> np.ndarray:
-    arr = np.asarray(a)
-    if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)):
-            raise ParameterError(f"{name} contains NaN or inf; allowed: integers 0..{hi}")
-        if np.any(arr != np.round(arr)):
-            bad = arr[arr != np.round(arr)].ravel()[0]
-            raise ParameterError(f"{name} contains the non-integer {float(bad)!r}; allowed: integers 0..{hi}")
-    elif arr.dtype.kind not in "iu":
-        raise ParameterError(f"{name} must be integers 0..{hi} (got dtype {arr.dtype})")
-    if arr.size and (arr.min() < 0 or arr.max() > hi):
-        bad = arr.min() if arr.min() < 0 else arr.max()
-        raise ParameterError(f"{name} contains {bad}; allowed: integers 0..{hi}")
-    return arr.astype(np.int64)
 
 
 class CellModel:
@@ -68,19 +51,13 @@ class CellModel:
     @classmethod
     def load(cls, path: Path | str | None = None) -> "CellModel":
         """Read a calibration JSON (default: calibration/cell.json)."""
-        path = Path(path) if path else CALIBRATION_DIR / "cell.json"
-        try:
-            return cls(json.loads(path.read_text()))
-        except FileNotFoundError:
-            raise AimcError(f"no cell calibration at {path}; run `aimc calibrate --block cell`") from None
-        except ValueError as exc:
-            raise AimcError(f"cell calibration {path} is not valid JSON ({exc})") from None
+        return cls(read_calibration("cell", path))
 
     # -- weights -----------------------------------------------------------------------
     def group_codes(self, weights: Any) -> np.ndarray:
         """Split weight codes 0..2^weight_bits-1 into group codes: (..., groups), group 0 = LSBs."""
         d = self.design
-        w = _check_int_codes("weights", weights, 2**d.weight_bits - 1)
+        w = check_int_codes("weights", weights, 2**d.weight_bits - 1)
         shifts = d.bits_per_group * np.arange(d.groups)
         return (w[..., None] >> shifts) & d.max_code
 

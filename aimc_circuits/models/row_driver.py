@@ -7,7 +7,6 @@ output noise; energy per conversion.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,27 +16,14 @@ import numpy as np
 from ..blocks.row_driver import N_CODES, RowDriverDesign
 from ..errors import AimcError, ParameterError
 from ..fit.row_driver import BITS, DYNAMIC_PARAMS, dynamic_error
-from ..paths import CALIBRATION_DIR
+from .common import check_int_codes, read_calibration
 
 __all__ = ["RowChip", "RowDriverModel", "check_codes"]
 
 
 def check_codes(name: str, a: Any, hi: int = N_CODES - 1) -> np.ndarray:
-    """Integer codes 0..hi as int64; ParameterError naming the bad value otherwise."""
-    arr = np.asarray(a)
-    if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)):
-            raise ParameterError(f"{name} contains NaN or inf; allowed: integers 0..{hi}")
-        frac = arr != np.round(arr)
-        if np.any(frac):
-            raise ParameterError(f"{name} contains the non-integer {float(arr[frac].ravel()[0])!r}; "
-                                 f"allowed: integers 0..{hi}")
-    elif arr.dtype.kind not in "iu":
-        raise ParameterError(f"{name} must be integers 0..{hi} (got dtype {arr.dtype})")
-    if arr.size and (arr.min() < 0 or arr.max() > hi):
-        bad = arr.min() if arr.min() < 0 else arr.max()
-        raise ParameterError(f"{name} contains {bad}; allowed: integers 0..{hi}")
-    return arr.astype(np.int64)
+    """Input codes 0..255 (see :func:`check_int_codes`)."""
+    return check_int_codes(name, a, hi)
 
 
 @dataclass(frozen=True)
@@ -78,13 +64,7 @@ class RowDriverModel:
     @classmethod
     def load(cls, path: Path | str | None = None) -> "RowDriverModel":
         """Read a calibration JSON (default: calibration/row_driver.json)."""
-        path = Path(path) if path else CALIBRATION_DIR / "row_driver.json"
-        try:
-            return cls(json.loads(path.read_text()))
-        except FileNotFoundError:
-            raise AimcError(f"no row-driver calibration at {path}; run `aimc calibrate --block row-driver`") from None
-        except ValueError as exc:
-            raise AimcError(f"row-driver calibration {path} is not valid JSON ({exc})") from None
+        return cls(read_calibration("row-driver", path))
 
     # -- static ------------------------------------------------------------------------
     def level_table(self, chip: RowChip | None = None) -> np.ndarray:
