@@ -52,7 +52,7 @@ def _pairs(rng: np.random.Generator, n: int) -> list[tuple[int, int]]:
     """(code, prev) pairs: the extremes first, then uniform random."""
     fixed = [(255, 0), (0, 255), (128, 128)]
     rand = [tuple(int(v) for v in rng.integers(0, N_CODES, 2)) for _ in range(max(0, n - len(fixed)))]
-    return (fixed + rand)[:n] if n <= len(fixed) else fixed + rand
+    return (fixed + rand)[:n]
 
 
 def characterize_row_driver(design: RowDriverDesign | None = None, profile: str = "fast", seed: int = 2,
