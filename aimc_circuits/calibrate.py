@@ -31,11 +31,18 @@ def _row_driver(profile: str, progress: bool) -> dict[str, Any]:
     return characterize_row_driver(profile=profile, progress=progress)
 
 
+def _time_accumulator(profile: str, progress: bool) -> dict[str, Any]:
+    from .blocks.time_accumulator_characterize import characterize_time_accumulator
+
+    return characterize_time_accumulator(profile=profile, progress=progress)
+
+
 #: block name -> characterization function (profile, progress) -> calibration dict
-BLOCKS: dict[str, Callable[[str, bool], dict[str, Any]]] = {"cell": _cell, "row-driver": _row_driver}
+BLOCKS: dict[str, Callable[[str, bool], dict[str, Any]]] = {"cell": _cell, "row-driver": _row_driver,
+                                                            "time-accumulator": _time_accumulator}
 #: blocks still in development: calibrated only when named, not by ``--block all``, and no
-#: calibration of theirs is shipped (row driver: see issue #4 and the README)
-IN_DEVELOPMENT = frozenset({"row-driver"})
+#: calibration of theirs is shipped (row driver: issue #4, time accumulator: issue #5; see the README)
+IN_DEVELOPMENT = frozenset({"row-driver", "time-accumulator"})
 
 
 def calibration_file(block: str) -> str:

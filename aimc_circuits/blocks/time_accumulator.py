@@ -1,0 +1,283 @@
+"""Column time accumulator (netlists/time_accumulator.sp): 16 group column voltages -> one code.
+
+Topology (documented choice; see the netlist header for the diagram):
+
+* **VTC** (one per sub-array s and group g, 16 per column): a per-column ramp falls from vdd at
+  ~0.2 V/ns; two comparators (nfet lvt pair, pfet lvt mirror) compare it with the group column
+  voltage V[s,g] and with the reference column's V_ref[s,g]. The interval between the two
+  crossings is the VTC pulse: its width is (V_ref - V) / slope, signed by which crossing comes
+  first. Signed weights are stored offset-binary (w + 128) and the reference column holds code
+  8 in both groups, so the pulse carries sum_r x_r (c_rg - 8): the 128 x sum(x) pedestal is
+  cancelled *before* any gain error can multiply it.
+* **Time accumulation**: a positive pulse gates a 16^g x I0 nfet sink, a negative one a 16^g x
+  I0 pfet source, on one accumulation capacitor C_acc (MIM) reset to ``vmid``: every pulse adds
+  charge 16^g I0 T[s,g], i.e. the time-domain sum with the group weights 2^(4g) and the sign.
+* **TDC**: after the ramp, a unit pfet source charges C_acc up until a comparator (C_acc >
+  ``vhi``) stops the column's counter: code = floor(t_stop / t_lsb), saturating at 2^bits - 1.
+
+Approximations (stated, not hidden): the bias reference current and ``vmid``/``vhi`` are
+ideal sources (macro-level references); the reference column voltages V_ref[s,g] are low-
+impedance sources (the reference column is buffered onto its shared lines); control phases
+(reset, run, conv) are ideal logic levels; the counter is digital: its code is the number of
+whole ``t_lsb`` clock periods between conv and the SPICE stop edge (computed in Python).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..paths import netlist_path
+from ..spice.measure import crossing, integrate, value_at
+from ..spice.runner import SimResult
+from ..spice.testbench import Testbench
+
+__all__ = ["TADesign", "VtcTestbench", "AccumulatorTestbench", "TdcTestbench", "ComparatorNoiseTestbench"]
+
+
+@dataclass(frozen=True)
+class TADesign:
+    """Electrical design and timing of one column's time accumulator (SI units, geometry um)."""
+
+    i0: float = 7e-6  #: unit current (A): group g pumps 16^g units, the TDC charge-up md units
+    mr: int = 16  #: ramp sink units (slope ~ mr i0 / C_ramp)
+    cr_w: float = 14.0  #: ramp MIM cap side (um)
+    cacc_w: float = 10.0  #: accumulation MIM cap side (um)
+    md: int = 1  #: TDC charge-up units
+    vdd: float = 1.8  #: supply (V)
+    vmid: float = 1.03  #: accumulator reset level (V)
+    vhi: float = 1.5  #: TDC stop threshold (V)
+    t_reset: float = 0.3e-9  #: reset phase (s)
+    t_ramp: float = 5.5e-9  #: ramp (VTC) phase (s)
+    t_gap: float = 0.3e-9  #: ramp end -> TDC start (s)
+    t_lsb: float = 100e-12  #: counter clock period = TDC LSB (s)
+    output_bits: int = 8  #: counter bits
+    n_sub: int = 8  #: sub-arrays per column
+    groups: int = 2  #: capacitor groups per weight
+    bits_per_group: int = 4  #: group weight = 2^(bits_per_group g)
+    t_edge: float = 50e-12  #: control edge time (s)
+
+    def __post_init__(self):
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
+                raise ParameterError(f"TADesign.{f.name}={v!r} must be a finite number > 0")
+        if not 0 < self.vmid < self.vhi < self.vdd:
+            raise ParameterError(f"need 0 < vmid={self.vmid} < vhi={self.vhi} < vdd={self.vdd} V")
+
+    @property
+    def t_run(self) -> float:
+        """Ramp start (s)."""
+        return self.t_reset
+
+    @property
+    def t_conv(self) -> float:
+        """TDC start (s)."""
+        return self.t_reset + self.t_ramp + self.t_gap
+
+    @property
+    def t_tdc(self) -> float:
+        """TDC full-scale time (s): 2^bits counter periods."""
+        return 2**self.output_bits * self.t_lsb
+
+    @property
+    def t_total(self) -> float:
+        """One conversion: reset, ramp, gap, full-scale TDC (s)."""
+        return self.t_conv + self.t_tdc
+
+    def weight(self, g: int) -> int:
+        return 2 ** (self.bits_per_group * g)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _core(d: TADesign) -> list[str]:
+    """Supply, bias, control phases, the column's ramp."""
+    e, vdd = d.t_edge, d.vdd
+    tr = d.t_reset - 2 * e
+    return [netlist_path("time_accumulator").read_text(),
+            f"vdd vdd 0 {vdd}", f"xb vbn vbp vdd 0 aimc_ta_bias i0={d.i0:.6g}",
+            f"vrstb rstb 0 pwl(0 0 {tr:.6g} 0 {tr + e:.6g} {vdd})",
+            f"vrst rst 0 pwl(0 {vdd} {tr:.6g} {vdd} {tr + e:.6g} 0)",
+            f"vrun run 0 pwl(0 0 {d.t_run:.6g} 0 {d.t_run + e:.6g} {vdd} {d.t_run + d.t_ramp:.6g} {vdd} "
+            f"{d.t_run + d.t_ramp + e:.6g} 0)",
+            f"vconv conv 0 pwl(0 0 {d.t_conv:.6g} 0 {d.t_conv + e:.6g} {vdd})",
+            f"vhi vhi 0 {d.vhi}",
+            f"xr ramp rstb run vbn vdd 0 aimc_ta_ramp mr={d.mr} cw={d.cr_w} cl={d.cr_w}"]
+
+
+def _stop_time(t: np.ndarray, stop: np.ndarray, d: TADesign) -> float:
+    """Stop edge (s after TDC start): 0 if the comparator is already tripped at TDC start (the
+    accumulator is above vhi), inf if it never trips within the simulated full scale."""
+    if value_at(t, stop, d.t_conv) > d.vdd / 2:
+        return 0.0
+    try:
+        return crossing(t, stop, d.vdd / 2, rising=True, after=d.t_conv) - d.t_conv
+    except ValueError:
+        return float("inf")
+
+
+def _check_levels(name: str, v: Any, n: int, vdd: float) -> tuple[float, ...]:
+    a = np.asarray(v, dtype=float)
+    if a.shape != (n,):
+        raise ParameterError(f"{name} has shape {a.shape}; expected ({n},)")
+    if not np.all(np.isfinite(a)) or a.min() < 0 or a.max() > vdd:
+        raise ParameterError(f"{name} must be finite levels in [0, {vdd}] V; got {a.tolist()}")
+    return tuple(float(x) for x in a)
+
+
+@dataclass(frozen=True)
+class _Channels(Testbench):
+    """Shared point handling: ``n_ch`` channels, each a (v, vref) pair of levels (V)."""
+
+    design: TADesign = field(default_factory=TADesign)
+    n_ch: int = 16
+    tstep: float = 10e-12
+    levels = ("v", "vref")
+
+    def normalize(self, point: Mapping[str, Any]) -> dict[str, Any]:
+        rest = {k: v for k, v in point.items() if k not in self.levels}
+        p = super().normalize(rest)
+        for k in self.levels:
+            if k not in point:
+                raise ParameterError(f"a {self.name} point needs {k!r} ({self.n_ch} levels)")
+            p[k] = _check_levels(k, point[k], self.n_ch, self.design.vdd)
+        return p
+
+    def point_commands(self, p: Mapping[str, Any]) -> tuple[list[str], bool]:
+        return [f"alter v{k}{i} dc={x!r}" for k in self.levels for i, x in enumerate(p[k])], False
+
+
+@dataclass(frozen=True)
+class VtcTestbench(_Channels):
+    """VTC + charge pump transfer: ``n_ch`` channels (group ``i % groups``) on one ramp, each
+    pumping into its own node held at ``vmid`` by a source. Measures, per channel, ``q`` (C,
+    net charge removed from the accumulator: positive = positive product), ``t_pos`` /
+    ``t_neg`` (s, pulse widths) and ``e_vdd`` (J, whole testbench over the conversion)."""
+
+    name = "ta_vtc"
+    options = "klu"
+
+    @property
+    def keep(self) -> tuple[str, ...]:  # type: ignore[override]
+        return tuple(f"vacc{i}#branch" for i in range(self.n_ch)) + tuple(
+            f"xv{i}.{s}" for i in range(self.n_ch) for s in ("pos", "negb")) + ("vdd#branch", "ramp")
+
+    def body(self, s: Mapping[str, Any]) -> str:
+        d = self.design
+        out = _core(d)
+        for i in range(self.n_ch):
+            out += [f"vv{i} v{i} 0 {d.vmid}", f"vvref{i} vref{i} 0 {d.vmid}", f"vacc{i} acc{i} 0 {d.vmid}",
+                    f"xv{i} v{i} vref{i} ramp acc{i} vbn vbp vdd 0 aimc_ta_vtc mg={d.weight(i % d.groups)}"]
+        return "\n".join(out) + "\n"
+
+    def analysis(self, p: Mapping[str, Any]) -> str:
+        return f"tran {self.tstep:.6g} {self.design.t_conv:.6g}"
+
+    def measure(self, sim: SimResult, p: Mapping[str, Any]) -> dict[str, Any]:
+        d, t = self.design, sim.scale
+        hi = d.vdd / 2
+        q = -np.array([integrate(t, sim[f"vacc{i}#branch"], 0.0, d.t_conv) for i in range(self.n_ch)])
+        t_pos = np.array([integrate(t, (sim[f"xv{i}.pos"] > hi).astype(float), 0.0, d.t_conv) for i in range(self.n_ch)])
+        t_neg = np.array([integrate(t, (sim[f"xv{i}.negb"] < hi).astype(float), 0.0, d.t_conv) for i in range(self.n_ch)])
+        return {"q": q, "t_pos": t_pos, "t_neg": t_neg,
+                "ramp_slope": (value_at(t, sim["ramp"], d.t_run + 0.25 * d.t_ramp)
+                               - value_at(t, sim["ramp"], d.t_run + 0.75 * d.t_ramp)) / (0.5 * d.t_ramp),
+                "e_vdd": -d.vdd * integrate(t, sim["vdd#branch"], 0.0, d.t_conv)}
+
+
+@dataclass(frozen=True)
+class AccumulatorTestbench(_Channels):
+    """One whole column: n_sub x groups VTCs on one ramp into one C_acc, then the TDC.
+    Point: ``v`` and ``vref`` (n_sub x groups levels, sub-array-major). Measures ``v_acc`` (V at
+    TDC start), ``t_stop`` (s from TDC start to the stop edge; inf: never within full scale),
+    ``e_vdd`` (J over the whole conversion)."""
+
+    name = "ta_column"
+    options = "klu"
+
+    def __post_init__(self):
+        if self.n_ch != self.design.n_sub * self.design.groups:
+            raise ParameterError(f"n_ch={self.n_ch} must be n_sub x groups = {self.design.n_sub * self.design.groups}")
+
+    keep = ("acc", "tdc_stop", "vdd#branch")
+
+    def body(self, s: Mapping[str, Any]) -> str:
+        d = self.design
+        out = _core(d) + [f"vmid vmid 0 {d.vmid}",
+                                     f"xt acc rst conv vmid vhi tdc_stop vbn vbp vdd 0 aimc_ta_tdc md={d.md} "
+                                     f"cw={d.cacc_w} cl={d.cacc_w}"]
+        for i in range(self.n_ch):
+            out += [f"vv{i} v{i} 0 {d.vmid}", f"vvref{i} vref{i} 0 {d.vmid}",
+                    f"xv{i} v{i} vref{i} ramp acc vbn vbp vdd 0 aimc_ta_vtc mg={d.weight(i % d.groups)}"]
+        return "\n".join(out) + "\n"
+
+    def analysis(self, p: Mapping[str, Any]) -> str:
+        return f"tran {self.tstep:.6g} {self.design.t_total:.6g}"
+
+    def measure(self, sim: SimResult, p: Mapping[str, Any]) -> dict[str, Any]:
+        d, t = self.design, sim.scale
+        return {"v_acc": value_at(t, sim["acc"], d.t_conv), "t_stop": _stop_time(t, sim["tdc_stop"], d),
+                "e_vdd": -d.vdd * integrate(t, sim["vdd#branch"], 0.0, d.t_total)}
+
+
+@dataclass(frozen=True)
+class TdcTestbench(_Channels):
+    """TDC transfer: ``n_ch`` TDCs, each reset to its own level ``v_init`` (V), then charged
+    up from TDC start. Measures ``t_stop`` (s from TDC start, per channel; inf: not within full
+    scale) and ``e_vdd`` (J, whole testbench)."""
+
+    name = "ta_tdc"
+    options = "klu"
+    levels = ("v_init",)
+
+    @property
+    def keep(self) -> tuple[str, ...]:  # type: ignore[override]
+        return tuple(f"tdc_stop{i}" for i in range(self.n_ch)) + ("vdd#branch",)
+
+    def body(self, s: Mapping[str, Any]) -> str:
+        d = self.design
+        out = _core(d)
+        for i in range(self.n_ch):
+            out += [f"vv_init{i} vi{i} 0 {d.vmid}",
+                    f"xt{i} acc{i} rst conv vi{i} vhi tdc_stop{i} vbn vbp vdd 0 aimc_ta_tdc md={d.md} cw={d.cacc_w} cl={d.cacc_w}"]
+        return "\n".join(out) + "\n"
+
+    def analysis(self, p: Mapping[str, Any]) -> str:
+        return f"tran {self.tstep:.6g} {self.design.t_total:.6g}"
+
+    def measure(self, sim: SimResult, p: Mapping[str, Any]) -> dict[str, Any]:
+        d, t = self.design, sim.scale
+        ts = np.array([_stop_time(t, sim[f"tdc_stop{i}"], d) for i in range(self.n_ch)])
+        return {"t_stop": ts, "e_vdd": -d.vdd * integrate(t, sim["vdd#branch"], 0.0, d.t_total)}
+
+
+@dataclass(frozen=True)
+class ComparatorNoiseTestbench(Testbench):
+    """Input-referred noise of one comparator balanced at ``v_cm`` (V), ``.noise``
+    at its first-stage output: ``vn_in`` (V rms, input-referred, integrated 1 kHz..1 GHz, the
+    comparator's bandwidth; above it the input-referred density is not meaningful)."""
+
+    design: TADesign = field(default_factory=TADesign)
+    v_cm: float = 1.3
+    name = "ta_cmp_noise"
+    params = {}
+    keep = None
+    options = "klu"
+
+    def body(self, s: Mapping[str, Any]) -> str:
+        d = self.design
+        return "\n".join([netlist_path("time_accumulator").read_text(), f"vdd vdd 0 {d.vdd}",
+                          f"xb vbn vbp vdd 0 aimc_ta_bias i0={d.i0:.6g}",
+                          f"vinp inp 0 dc {self.v_cm} ac 1", f"vinn inn 0 {self.v_cm}",
+                          "xc inp inn c cb vbn vdd 0 aimc_ta_cmp"]) + "\n"
+
+    def analysis(self, p: Mapping[str, Any]) -> str:
+        return "noise v(xc.o1) vinp dec 20 1e3 1e9"
+
+    def measure(self, sim: SimResult, p: Mapping[str, Any]) -> dict[str, Any]:
+        return {"vn_in": float(np.asarray(sim["inoise_total"]).ravel()[0])}

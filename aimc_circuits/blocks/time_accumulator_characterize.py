@@ -1,0 +1,239 @@
+"""Characterize the time accumulator in SPICE and fit its behavioral model
+(-> calibration/time_accumulator.json).
+
+Sweeps: the VTC + charge-pump transfer (16 channels per run on one column ramp, random
+(V, V_ref) pairs over the column range, with held-out runs), corners x temperatures, Monte
+Carlo columns on tt_mm (per-channel offset and gain spread), the TDC transfer (16 TDCs per
+run), whole-column accumulations (16 VTCs into one C_acc, then the TDC) with held-out runs,
+comparator noise (-> jitter) and supply energy.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..fit.time_accumulator import fit_accumulator, fit_tdc, fit_vtc, tdc_time, vtc_charge
+from ..paths import netlist_path
+from ..spice.sweep import run_sweep
+from .time_accumulator import (AccumulatorTestbench, ComparatorNoiseTestbench, TADesign, TdcTestbench,
+                               VtcTestbench)
+
+__all__ = ["PROFILES", "characterize_time_accumulator", "V_COL_RANGE"]
+
+#: group column voltages the cells produce (vr - full swing at 128 rows .. vr), V
+V_COL_RANGE = (0.84, 1.8)
+
+
+@dataclass(frozen=True)
+class Profile:
+    vtc_runs: tuple[int, int]  #: VTC runs (16 channels each): fit, held out
+    column_runs: tuple[int, int]  #: whole-column runs: fit, held out
+    corners: tuple[tuple[str, float], ...]
+    mc_seeds: int
+
+
+PROFILES = {
+    "fast": Profile(vtc_runs=(3, 1), column_runs=(4, 2),
+                    corners=(("tt", 27.0), ("ss", 27.0), ("ff", 27.0), ("tt", -40.0), ("tt", 85.0)), mc_seeds=6),
+    "full": Profile(vtc_runs=(8, 3), column_runs=(10, 4),
+                    corners=tuple((c, t) for c in ("tt", "ss", "ff", "sf", "fs") for t in (-40.0, 27.0, 85.0)),
+                    mc_seeds=30),
+}
+
+
+def _vtc_levels(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """(V, V_ref) pairs: V_ref over the column range, V = V_ref + up to +-0.45 V, in range."""
+    lo, hi = V_COL_RANGE
+    vref = rng.uniform(lo + 0.05, hi, n)
+    v = np.clip(vref + rng.uniform(-0.45, 0.45, n), lo, hi)
+    return {"v": v, "vref": vref}
+
+
+def _column_levels(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """A column's 16 inputs with a realistic spread: V_ref mid-range, V around it."""
+    lo, hi = V_COL_RANGE
+    vref = rng.uniform(1.1, 1.6, n)
+    v = np.clip(vref + rng.normal(0.0, 0.025, n), lo, hi)
+    return {"v": v, "vref": vref}
+
+
+def characterize_time_accumulator(design: TADesign | None = None, profile: str = "fast", seed: int = 5,
+                                  progress: bool = False) -> dict[str, Any]:
+    """Run the sweeps of `profile`, fit the behavioral model, return the calibration dict."""
+    if profile not in PROFILES:
+        raise ParameterError(f"unknown profile {profile!r}; allowed: {', '.join(PROFILES)}")
+    d, prof = design or TADesign(), PROFILES[profile]
+    rng = np.random.default_rng(seed)
+    n_ch = d.n_sub * d.groups
+    group = np.arange(n_ch) % d.groups
+    failed: list = []
+
+    def sweep(tb, pts):
+        res = run_sweep(tb, points=pts, progress=progress, retry_failed=True)
+        failed.extend(res.failed)
+        return res
+
+    # VTC transfer at tt/27 (fit + held out), corners, Monte Carlo
+    vtb = VtcTestbench(design=d, n_ch=n_ch)
+    n_fit, n_held = prof.vtc_runs
+    levels = [_vtc_levels(rng, n_ch) for _ in range(n_fit + n_held)]
+    mc_levels = levels[:2]
+    pts = [dict(lv) for lv in levels]
+    pts += [{**levels[0], "corner": c, "temp": t} for c, t in prof.corners if (c, t) != ("tt", 27.0)]
+    pts += [{**lv, "corner": "tt_mm", "seed": s} for s in range(1, prof.mc_seeds + 1) for lv in mc_levels]
+    vres = sweep(vtb, pts)
+    nominal = [r for r in vres.records[: n_fit + n_held]]
+
+    def stack(recs):
+        ok = [r for r in recs if r.ok]
+        if not ok:
+            raise RuntimeError("no successful VTC runs to fit")
+        return (np.concatenate([r.point["v"] for r in ok]), np.concatenate([r.point["vref"] for r in ok]),
+                np.concatenate([group] * len(ok)), np.concatenate([r.measures["q"] for r in ok]))
+
+    vtc = fit_vtc(*stack(nominal[:n_fit]), d.vdd, held_out=stack(nominal[n_fit:]))
+    p_vtc = {k: v["value"] for k, v in vtc["params"].items()}
+    first = nominal[0].measures
+    vtc["ramp_slope_v_per_s"] = first["ramp_slope"]
+    vtc["pulse_width_per_volt_s"] = 1.0 / first["ramp_slope"]
+    vtc["samples"] = {"v": nominal[0].point["v"], "vref": nominal[0].point["vref"], "q": first["q"],
+                      "t_pos": first["t_pos"], "t_neg": first["t_neg"]}
+    corners = {}
+    for c, t in prof.corners:
+        recs = [r for r in vres.records if r.ok and r.point["corner"] == c and r.point["temp"] == t
+                and r.point["v"] == nominal[0].point["v"]]
+        if recs:
+            q = np.asarray(recs[0].measures["q"])
+            q_nom = vtc_charge(p_vtc, np.array(recs[0].point["v"]), np.array(recs[0].point["vref"]), group, d.vdd)
+            big = np.abs(q_nom) > 0.2 * np.max(np.abs(q_nom))
+            corners[f"{c}@{t:g}"] = {"gain_rel": float(np.median(q[big] / q_nom[big])),
+                                     "ramp_slope_v_per_s": recs[0].measures["ramp_slope"]}
+    mismatch = _vtc_mismatch([r for r in vres.records if r.ok and r.point["corner"] == "tt_mm"], mc_levels, p_vtc,
+                             group, d)
+
+    # TDC transfer: 16 levels per run, fit + held out, Monte Carlo offsets
+    ttb = TdcTestbench(design=d, n_ch=n_ch)
+    lv_fit = np.linspace(0.45, d.vhi + 0.05, n_ch)
+    lv_held = np.sort(rng.uniform(0.5, d.vhi - 0.03, n_ch))
+    tres = sweep(ttb, [{"v_init": lv_fit}, {"v_init": lv_held}]
+                 + [{"v_init": lv_held, "corner": "tt_mm", "seed": s} for s in range(1, prof.mc_seeds + 1)])
+    tr = tres.records
+    if not (tr[0].ok and tr[1].ok):
+        raise RuntimeError("TDC transfer runs failed: " + "; ".join(str(r.error)[:200] for r in tr[:2] if not r.ok))
+    tdc = fit_tdc(lv_fit, tr[0].measures["t_stop"], d.vhi, held_out=(lv_held, tr[1].measures["t_stop"]))
+    p_tdc = {k: v["value"] for k, v in tdc["params"].items()}
+    tdc["samples"] = {"v_init": lv_fit, "t_stop": tr[0].measures["t_stop"]}
+    tdc.update(_tdc_quantization(p_tdc, d))
+    mc_t = np.array([r.measures["t_stop"] for r in tr[2:] if r.ok])
+    if mc_t.size:
+        dev = mc_t - np.asarray(tr[1].measures["t_stop"])
+        tdc["mc_sigma_t_offset_s"] = float(np.std(dev[np.isfinite(dev)], ddof=1))
+        tdc["mc_sigma_lsb"] = tdc["mc_sigma_t_offset_s"] / d.t_lsb
+
+    # whole columns: accumulation error, end-to-end codes, energy
+    atb = AccumulatorTestbench(design=d, n_ch=n_ch)
+    c_fit, c_held = prof.column_runs
+    clevels = [_column_levels(rng, n_ch) for _ in range(c_fit + c_held)]
+    ares = sweep(atb, [dict(lv) for lv in clevels])
+
+    def col_arrays(recs):
+        ok = [r for r in recs if r.ok]
+        qs = np.array([vtc_charge(p_vtc, np.array(r.point["v"]), np.array(r.point["vref"]), group, d.vdd).sum() for r in ok])
+        return qs, np.array([r.measures["v_acc"] for r in ok]), np.array([r.measures["t_stop"] for r in ok]), \
+            np.array([r.measures["e_vdd"] for r in ok])
+
+    qf, vf, tf, ef = col_arrays(ares.records[:c_fit])
+    qh, vh, th, eh = col_arrays(ares.records[c_fit:])
+    acc = fit_accumulator(qf, vf, d.vmid, held_out=(qh, vh))
+    p_acc = {k: v["value"] for k, v in acc["params"].items()}
+    acc["design_c_acc_f"] = 2.0e-15 * d.cacc_w**2  # MIM ~2 fF/um^2 (model card camimc)
+    acc["samples"] = {"q_sum": np.concatenate([qf, qh]), "v_acc": np.concatenate([vf, vh]),
+                      "t_stop": np.concatenate([tf, th])}
+    # end to end: model chain vs SPICE stop time on the held-out columns
+    x = qh / p_acc["c_acc"]
+    t_model = tdc_time(p_tdc, d.vmid + p_acc["dv0"] - x * (1 + p_acc["a2"] * x), d.vhi)
+    fin = np.isfinite(th)
+    chain = {"t_err_lsb": ((t_model[fin] - th[fin]) / d.t_lsb),
+             "code_spice": np.floor(th[fin] / d.t_lsb), "code_model": np.floor(t_model[fin] / d.t_lsb)}
+    chain["rms_lsb"] = float(np.sqrt(np.mean(chain["t_err_lsb"] ** 2))) if fin.any() else None
+    chain["max_lsb"] = float(np.max(np.abs(chain["t_err_lsb"]))) if fin.any() else None
+    e_all = np.concatenate([ef, eh])
+    energy = {"e_conversion_j": {"mean": float(np.mean(e_all)), "min": float(np.min(e_all)), "max": float(np.max(e_all))},
+              "note": "whole column (ramp, 32 comparators, pumps, TDC, bias) over one conversion incl. full-scale TDC"}
+
+    # comparator noise -> timing jitter
+    nres = sweep(ComparatorNoiseTestbench(design=d, v_cm=1.3), [{}])
+    nres_t = sweep(ComparatorNoiseTestbench(design=d, v_cm=d.vhi), [{}])
+    noise: dict[str, Any] = {"band_hz": [1e3, 1e9]}
+    if nres.records[0].ok and nres_t.records[0].ok:
+        vn, vn_t = nres.records[0].measures["vn_in"], nres_t.records[0].measures["vn_in"]
+        slope_tdc = 1.0 / p_tdc["t1"]
+        noise.update({"vn_in_vtc_v": vn, "vn_in_tdc_v": vn_t,
+                      # a VTC pulse is the interval between two independent comparator crossings
+                      "vtc_pulse_sigma_v": float(np.sqrt(2) * vn),
+                      "vtc_jitter_s": float(np.sqrt(2) * vn / first["ramp_slope"]),
+                      "tdc_jitter_s": float(vn_t / slope_tdc), "tdc_jitter_lsb": float(vn_t / slope_tdc / d.t_lsb)})
+
+    return {"block": "time_accumulator", "profile": profile, "design": d.as_dict(),
+            "vtc": vtc, "corners": corners, "mismatch": mismatch, "accumulator": acc, "tdc": tdc,
+            "chain_held_out": chain, "energy": energy, "noise": noise,
+            "timing": {"t_reset_s": d.t_reset, "t_ramp_s": d.t_ramp, "t_gap_s": d.t_gap, "t_tdc_s": d.t_tdc,
+                       "t_conversion_s": d.t_total},
+            "dropped_points": [{"point": dict(r.point), "error": r.error} for r in failed],
+            "provenance": {"netlist_sha256": hashlib.sha256(netlist_path("time_accumulator").read_bytes()).hexdigest(),
+                           "random_seed": seed, **vres.provenance, "corner": "tt", "temperature_c": 27.0}}
+
+
+def _vtc_mismatch(recs, mc_levels, p_vtc, group, d: TADesign) -> dict[str, Any]:
+    """Per-channel input offset (V) and gain spread from Monte Carlo columns: each seed is one
+    column (16 channels), simulated at the same two level sets; per channel, solve
+    q = (1 + g) q_nom(V + off) for (off, g) from the two runs (linearized)."""
+    by_seed: dict[int, dict[int, np.ndarray]] = {}
+    for r in recs:
+        k = 0 if r.point["v"] == tuple(float(x) for x in mc_levels[0]["v"]) else 1
+        by_seed.setdefault(r.point["seed"], {})[k] = np.asarray(r.measures["q"])
+    offs, gains = [], []
+    for s, runs in by_seed.items():
+        if len(runs) < 2:
+            continue
+        rows = []
+        for k in (0, 1):
+            v, vref = np.asarray(mc_levels[k]["v"]), np.asarray(mc_levels[k]["vref"])
+            q0 = vtc_charge(p_vtc, v, vref, group, d.vdd)
+            dq_dv = (vtc_charge(p_vtc, v + 1e-3, vref, group, d.vdd) - q0) / 1e-3
+            rows.append((runs[k] - q0, dq_dv, q0))
+        (r0, s0, n0), (r1, s1, n1) = rows
+        det = s0 * n1 - s1 * n0
+        ok = np.abs(det) > 1e-30
+        off = np.where(ok, (r0 * n1 - r1 * n0) / np.where(ok, det, 1), np.nan)
+        g = np.where(ok, (s0 * r1 - s1 * r0) / np.where(ok, det, 1), np.nan)
+        offs.append(off)
+        gains.append(g)
+    if not offs:
+        return {"n_columns": 0}
+    off, g = np.array(offs), np.array(gains)
+    col_gain = np.nanmean(g, axis=1)
+    return {"n_columns": len(offs), "seeds": sorted(by_seed),
+            "sigma_offset_v": float(np.nanstd(off, ddof=1)),
+            "sigma_gain_rel": float(np.nanstd(g, ddof=1)),
+            "sigma_column_gain_rel": float(np.std(col_gain, ddof=1)) if len(col_gain) > 1 else 0.0,
+            "model": "per channel: q = (1 + g) q_nom(V + off, V_ref); off ~ N(0, sigma_offset_v), "
+                     "g ~ N(0, sigma_gain_rel) (its column-common part: sigma_column_gain_rel)"}
+
+
+def _tdc_quantization(p_tdc: dict[str, float], d: TADesign) -> dict[str, Any]:
+    """Code edges of the counter on the fitted TDC ramp: DNL (LSB) over the accumulator voltage,
+    and the voltage range that maps to codes 0 .. 2^bits - 1."""
+    v = np.linspace(d.vhi - 1.2, d.vhi, 20001)
+    t = tdc_time(p_tdc, v, d.vhi)  # decreasing in v
+    top = 2**d.output_bits - 1
+    edges = np.interp(np.arange(1, top + 1) * d.t_lsb, t[::-1], v[::-1])  # code k starts below edges[k-1]
+    widths = -np.diff(edges)
+    lsb_v = float(np.mean(widths))
+    dnl = widths / lsb_v - 1
+    return {"lsb_v": lsb_v, "dnl_max_lsb": float(np.max(np.abs(dnl))), "v_code0": float(edges[0]),
+            "v_code_full": float(edges[-1]), "full_scale_s": d.t_tdc}

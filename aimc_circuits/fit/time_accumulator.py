@@ -1,0 +1,147 @@
+"""Time-accumulator model functions and their lmfit fits.
+
+VTC + charge pump (one sub-array s, group g): with d(u) = vdd - u (how far the ramp has
+fallen when it crosses u) and the ramp's crossing time t(u) = D(d) / S,
+D(d) = d (1 + b2 d + b3 d^2) (the ramp's slope changes as its sink's Vds and the comparator
+gate load change), the pulse carries the charge
+
+    q = k[g, sign] (D(d(V)) - D(d(V_ref))) + q0[g, sign]      (C; sign of the difference)
+
+k = 16^g I0 / S for the sink (positive) and source (negative) pumps; q0 the per-pulse
+switch charge. Accumulation: V_acc = vmid - Q / C_acc (1 + a2 Q / C_acc), Q = sum of q.
+TDC: t_stop = t0 + (vhi - V_acc) C_acc / I_d (1 + c2 (vhi - V_acc)); code = floor(t_stop / t_lsb).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import lmfit
+import numpy as np
+
+from .common import minimize, params_to_dict, quality
+
+__all__ = ["ramp_d", "vtc_charge", "fit_vtc", "fit_accumulator", "fit_tdc", "tdc_time", "VTC_KEYS"]
+
+FC = 1e-15
+VTC_KEYS = ("k0p", "k0n", "k1p", "k1n", "q0p", "q0n", "q1p", "q1n", "b2", "b3")
+
+
+def ramp_d(u: np.ndarray, vdd: float, b2: float, b3: float) -> np.ndarray:
+    d = vdd - np.asarray(u, dtype=float)
+    return d * (1 + b2 * d + b3 * d * d)
+
+
+def vtc_charge(p: dict[str, float], v: np.ndarray, vref: np.ndarray, group: np.ndarray, vdd: float) -> np.ndarray:
+    """Charge (C) each pulse removes from the accumulator; broadcasts (group: 0/1 per channel)."""
+    diff = ramp_d(v, vdd, p["b2"], p["b3"]) - ramp_d(vref, vdd, p["b2"], p["b3"])
+    g1 = np.asarray(group) == 1
+    kp = np.where(g1, p["k1p"], p["k0p"])
+    kn = np.where(g1, p["k1n"], p["k0n"])
+    qp = np.where(g1, p["q1p"], p["q0p"])
+    qn = np.where(g1, p["q1n"], p["q0n"])
+    return np.where(diff >= 0, kp * diff + qp, kn * diff - qn)
+
+
+def fit_vtc(v, vref, group, q, vdd: float, held_out: tuple | None = None) -> dict[str, Any]:
+    """Fit the VTC charge model to SPICE channel charges; quality in % of each group's full-scale
+    charge (k x 1 V)."""
+    v, vref, group = (np.asarray(a, dtype=float) for a in (v, vref, group))
+    q = np.asarray(q, dtype=float) / FC  # fitted in fC (leastsq steps are relative to the values)
+    p = lmfit.Parameters()
+    g1 = group == 1
+    diff0 = vref - v
+    for g, sel in ((0, ~g1), (1, g1)):
+        k = float(np.sum(q[sel] * diff0[sel]) / np.sum(diff0[sel] ** 2))
+        p.add(f"k{g}p", value=k, min=0)
+        p.add(f"k{g}n", value=k, min=0)
+        p.add(f"q{g}p", value=0.0)
+        p.add(f"q{g}n", value=0.0)
+    p.add("b2", value=0.0, min=-0.5, max=0.5)
+    p.add("b3", value=0.0, min=-0.5, max=0.5)
+
+    def fs(pp, grp):
+        return np.where(np.asarray(grp) == 1, pp["k1p"], pp["k0p"]) * 1.0
+
+    def resid(pp):
+        vals = pp.valuesdict()
+        return (vtc_charge(vals, v, vref, group, vdd) - q) / fs(vals, group)
+
+    res = minimize(resid, p)
+    params = params_to_dict(res.params)
+    for k, e in params.items():  # back to SI (C, C/V)
+        if k[0] in "kq":
+            params[k] = {"value": e["value"] * FC, "stderr": None if e["stderr"] is None else e["stderr"] * FC}
+    vals = {k: e["value"] for k, e in params.items()}
+    out = {"params": params, "fit": quality(resid(res.params), 1.0),
+           "model": "q = k[g,sign] (D(vdd-V) - D(vdd-Vref)) + q0[g,sign], D(d) = d (1 + b2 d + b3 d^2) (C, V)",
+           "quality_units": "% of the group's charge per volt of ramp (k[g, +] x 1 V)"}
+    out["nonlinearity_pct_of_range"] = _vtc_nonlinearity(vals, vdd)
+    out["group_weight_ratio"] = {"sink": vals["k1p"] / vals["k0p"], "source": vals["k1n"] / vals["k0n"]}
+    out["group_weight_error_pct"] = {k: 100 * (r / 16.0 - 1) for k, r in out["group_weight_ratio"].items()}
+    out["sign_asymmetry_pct"] = {"g0": 100 * (vals["k0n"] / vals["k0p"] - 1), "g1": 100 * (vals["k1n"] / vals["k1p"] - 1)}
+    if held_out is not None:
+        hv, hr, hg, hq = (np.asarray(a, dtype=float) for a in held_out)
+        out["held_out"] = quality((vtc_charge(vals, hv, hr, hg, vdd) - hq) / fs(vals, hg), 1.0)
+    out["residual_c"] = (vtc_charge(vals, v, vref, group, vdd) - q * FC)
+    return out
+
+
+def _vtc_nonlinearity(p: dict[str, float], vdd: float, span: float = 0.96) -> float:
+    """Max deviation of D(d) from its end-point line over d in 0..span, in % of span."""
+    d = np.linspace(0, span, 200)
+    D = d * (1 + p["b2"] * d + p["b3"] * d * d)
+    line = D[-1] * d / span
+    return float(100 * np.max(np.abs(D - line)) / D[-1])
+
+
+def fit_accumulator(q_sum: np.ndarray, v_acc: np.ndarray, vmid: float, held_out: tuple | None = None) -> dict[str, Any]:
+    """V_acc = vmid - Q / C (1 + a2 Q / C): fit C (F) and a2 (1/V) to column runs; quality in %
+    of the accumulator's 1 V swing."""
+    q_sum, v_acc = np.asarray(q_sum, float), np.asarray(v_acc, float)
+    p = lmfit.Parameters()
+    c0 = float(np.sum(q_sum**2) / np.sum(q_sum * (vmid - v_acc))) if np.any(q_sum) else 2e-13
+    p.add("c_acc", value=c0, min=1e-15)
+    p.add("a2", value=0.0, min=-2, max=2)
+    p.add("dv0", value=0.0, min=-0.2, max=0.2)
+
+    def model(pp, q):
+        x = q / pp["c_acc"]
+        return vmid + pp["dv0"] - x * (1 + pp["a2"] * x)
+
+    res = minimize(lambda pp: model(pp.valuesdict(), q_sum) - v_acc, p)
+    vals = res.params.valuesdict()
+    out = {"params": params_to_dict(res.params), "fit": quality(model(vals, q_sum) - v_acc, 1.0),
+           "model": "V_acc = vmid + dv0 - x (1 + a2 x), x = Q / c_acc (V, C)", "quality_units": "% of 1 V"}
+    if held_out is not None:
+        hq, hv = (np.asarray(a, float) for a in held_out)
+        out["held_out"] = quality(model(vals, hq) - hv, 1.0)
+    return out
+
+
+def tdc_time(p: dict[str, float], v_acc: np.ndarray, vhi: float) -> np.ndarray:
+    """Stop time (s from TDC start) of the charge-up TDC; 0 when V_acc >= vhi (already tripped)."""
+    x = vhi - np.asarray(v_acc, dtype=float)
+    t = p["t0"] + p["t1"] * x * (1 + p["c2"] * x)
+    return np.where(x > 0, np.maximum(t, 0.0), 0.0)
+
+
+def fit_tdc(v_init: np.ndarray, t_stop: np.ndarray, vhi: float, held_out: tuple | None = None) -> dict[str, Any]:
+    """Fit the TDC ramp to finite stop times of levels below vhi; quality in % of full-scale time."""
+    v_init, t_stop = np.asarray(v_init, float), np.asarray(t_stop, float)
+    ok = np.isfinite(t_stop) & (v_init < vhi - 0.02)
+    x = vhi - v_init[ok]
+    p = lmfit.Parameters()
+    slope = float(np.polyfit(x, t_stop[ok], 1)[0])
+    p.add("t0", value=0.0)
+    p.add("t1", value=slope, min=0)
+    p.add("c2", value=0.0, min=-2, max=2)
+    res = minimize(lambda pp: tdc_time(pp.valuesdict(), v_init[ok], vhi) - t_stop[ok], p)
+    vals = res.params.valuesdict()
+    t_fs = float(np.max(t_stop[ok]))
+    out = {"params": params_to_dict(res.params), "fit": quality(tdc_time(vals, v_init[ok], vhi) - t_stop[ok], t_fs),
+           "model": "t_stop = t0 + t1 x (1 + c2 x), x = vhi - V_acc (s, V)", "quality_units": "% of the largest stop time"}
+    if held_out is not None:
+        hv, ht = (np.asarray(a, float) for a in held_out)
+        hok = np.isfinite(ht) & (hv < vhi - 0.02)
+        out["held_out"] = quality(tdc_time(vals, hv[hok], vhi) - ht[hok], t_fs)
+    return out
