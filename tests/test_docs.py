@@ -1,7 +1,6 @@
 """Notebooks (fast profile) and README snippets run as tests."""
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
