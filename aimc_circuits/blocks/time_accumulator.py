@@ -110,6 +110,22 @@ def _core(d: TADesign) -> list[str]:
             f"xr ramp rstb run vbn vdd 0 aimc_ta_ramp mr={d.mr} cw={d.cr_w} cl={d.cr_w}"]
 
 
+def _vtc_lines(d: TADesign, i: int, acc: str) -> list[str]:
+    """Channel i's level sources (set per point by ``alter``) and its VTC pumping into `acc`."""
+    return [f"vv{i} v{i} 0 {d.vmid}", f"vvref{i} vref{i} 0 {d.vmid}",
+            f"xv{i} v{i} vref{i} ramp {acc} vbn vbp vdd 0 aimc_ta_vtc mg={d.weight(i % d.groups)}"]
+
+
+def _tdc_line(d: TADesign, name: str, acc: str, v_reset: str, stop: str) -> str:
+    return (f"{name} {acc} rst conv {v_reset} vhi {stop} vbn vbp vdd 0 aimc_ta_tdc md={d.md} "
+            f"cw={d.cacc_w} cl={d.cacc_w}")
+
+
+def _energy(sim: SimResult, d: TADesign, t_end: float) -> float:
+    """Energy drawn from vdd over [0, t_end] (J)."""
+    return -d.vdd * integrate(sim.scale, sim["vdd#branch"], 0.0, t_end)
+
+
 def _stop_time(t: np.ndarray, stop: np.ndarray, d: TADesign) -> float:
     """Stop edge (s after TDC start): 0 if the comparator is already tripped at TDC start (the
     accumulator is above vhi), inf if it never trips within the simulated full scale."""
@@ -151,6 +167,14 @@ class _Channels(Testbench):
     def point_commands(self, p: Mapping[str, Any]) -> tuple[list[str], bool]:
         return [f"alter v{k}{i} dc={x!r}" for k in self.levels for i, x in enumerate(p[k])], False
 
+    @property
+    def t_end(self) -> float:
+        """Simulated time (s): the whole conversion, TDC full scale included."""
+        return self.design.t_total
+
+    def analysis(self, p: Mapping[str, Any]) -> str:
+        return f"tran {self.tstep:.6g} {self.t_end:.6g}"
+
 
 @dataclass(frozen=True)
 class VtcTestbench(_Channels):
@@ -160,7 +184,10 @@ class VtcTestbench(_Channels):
     ``t_neg`` (s, pulse widths) and ``e_vdd`` (J, whole testbench over the conversion)."""
 
     name = "ta_vtc"
-    options = "klu"
+
+    @property
+    def t_end(self) -> float:  # the VTC is done when the TDC would start
+        return self.design.t_conv
 
     @property
     def keep(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -171,12 +198,8 @@ class VtcTestbench(_Channels):
         d = self.design
         out = _core(d)
         for i in range(self.n_ch):
-            out += [f"vv{i} v{i} 0 {d.vmid}", f"vvref{i} vref{i} 0 {d.vmid}", f"vacc{i} acc{i} 0 {d.vmid}",
-                    f"xv{i} v{i} vref{i} ramp acc{i} vbn vbp vdd 0 aimc_ta_vtc mg={d.weight(i % d.groups)}"]
+            out += [f"vacc{i} acc{i} 0 {d.vmid}"] + _vtc_lines(d, i, f"acc{i}")
         return "\n".join(out) + "\n"
-
-    def analysis(self, p: Mapping[str, Any]) -> str:
-        return f"tran {self.tstep:.6g} {self.design.t_conv:.6g}"
 
     def measure(self, sim: SimResult, p: Mapping[str, Any]) -> dict[str, Any]:
         d, t = self.design, sim.scale
@@ -187,7 +210,7 @@ class VtcTestbench(_Channels):
         return {"q": q, "t_pos": t_pos, "t_neg": t_neg,
                 "ramp_slope": (value_at(t, sim["ramp"], d.t_run + 0.25 * d.t_ramp)
                                - value_at(t, sim["ramp"], d.t_run + 0.75 * d.t_ramp)) / (0.5 * d.t_ramp),
-                "e_vdd": -d.vdd * integrate(t, sim["vdd#branch"], 0.0, d.t_conv)}
+                "e_vdd": _energy(sim, d, d.t_conv)}
 
 
 @dataclass(frozen=True)
@@ -198,7 +221,6 @@ class AccumulatorTestbench(_Channels):
     ``e_vdd`` (J over the whole conversion)."""
 
     name = "ta_column"
-    options = "klu"
 
     def __post_init__(self):
         if self.n_ch != self.design.n_sub * self.design.groups:
@@ -208,21 +230,15 @@ class AccumulatorTestbench(_Channels):
 
     def body(self, s: Mapping[str, Any]) -> str:
         d = self.design
-        out = _core(d) + [f"vmid vmid 0 {d.vmid}",
-                                     f"xt acc rst conv vmid vhi tdc_stop vbn vbp vdd 0 aimc_ta_tdc md={d.md} "
-                                     f"cw={d.cacc_w} cl={d.cacc_w}"]
+        out = _core(d) + [f"vmid vmid 0 {d.vmid}", _tdc_line(d, "xt", "acc", "vmid", "tdc_stop")]
         for i in range(self.n_ch):
-            out += [f"vv{i} v{i} 0 {d.vmid}", f"vvref{i} vref{i} 0 {d.vmid}",
-                    f"xv{i} v{i} vref{i} ramp acc vbn vbp vdd 0 aimc_ta_vtc mg={d.weight(i % d.groups)}"]
+            out += _vtc_lines(d, i, "acc")
         return "\n".join(out) + "\n"
-
-    def analysis(self, p: Mapping[str, Any]) -> str:
-        return f"tran {self.tstep:.6g} {self.design.t_total:.6g}"
 
     def measure(self, sim: SimResult, p: Mapping[str, Any]) -> dict[str, Any]:
         d, t = self.design, sim.scale
         return {"v_acc": value_at(t, sim["acc"], d.t_conv), "t_stop": _stop_time(t, sim["tdc_stop"], d),
-                "e_vdd": -d.vdd * integrate(t, sim["vdd#branch"], 0.0, d.t_total)}
+                "e_vdd": _energy(sim, d, d.t_total)}
 
 
 @dataclass(frozen=True)
@@ -232,7 +248,6 @@ class TdcTestbench(_Channels):
     scale) and ``e_vdd`` (J, whole testbench)."""
 
     name = "ta_tdc"
-    options = "klu"
     levels = ("v_init",)
 
     @property
@@ -243,17 +258,13 @@ class TdcTestbench(_Channels):
         d = self.design
         out = _core(d)
         for i in range(self.n_ch):
-            out += [f"vv_init{i} vi{i} 0 {d.vmid}",
-                    f"xt{i} acc{i} rst conv vi{i} vhi tdc_stop{i} vbn vbp vdd 0 aimc_ta_tdc md={d.md} cw={d.cacc_w} cl={d.cacc_w}"]
+            out += [f"vv_init{i} vi{i} 0 {d.vmid}", _tdc_line(d, f"xt{i}", f"acc{i}", f"vi{i}", f"tdc_stop{i}")]
         return "\n".join(out) + "\n"
-
-    def analysis(self, p: Mapping[str, Any]) -> str:
-        return f"tran {self.tstep:.6g} {self.design.t_total:.6g}"
 
     def measure(self, sim: SimResult, p: Mapping[str, Any]) -> dict[str, Any]:
         d, t = self.design, sim.scale
         ts = np.array([_stop_time(t, sim[f"tdc_stop{i}"], d) for i in range(self.n_ch)])
-        return {"t_stop": ts, "e_vdd": -d.vdd * integrate(t, sim["vdd#branch"], 0.0, d.t_total)}
+        return {"t_stop": ts, "e_vdd": _energy(sim, d, d.t_total)}
 
 
 @dataclass(frozen=True)
@@ -267,7 +278,6 @@ class ComparatorNoiseTestbench(Testbench):
     name = "ta_cmp_noise"
     params = {}
     keep = None
-    options = "klu"
 
     def body(self, s: Mapping[str, Any]) -> str:
         d = self.design

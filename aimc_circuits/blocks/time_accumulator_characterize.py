@@ -86,7 +86,7 @@ def characterize_time_accumulator(design: TADesign | None = None, profile: str =
     pts += [{**levels[0], "corner": c, "temp": t} for c, t in prof.corners if (c, t) != ("tt", 27.0)]
     pts += [{**lv, "corner": "tt_mm", "seed": s} for s in range(1, prof.mc_seeds + 1) for lv in mc_levels]
     vres = sweep(vtb, pts)
-    nominal = [r for r in vres.records[: n_fit + n_held]]
+    nominal = vres.records[: n_fit + n_held]
 
     def stack(recs):
         ok = [r for r in recs if r.ok]
