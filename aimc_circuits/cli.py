@@ -69,10 +69,13 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
     for path in calibrate(args.block, args.profile, Path(args.out) if args.out else None, progress=not args.quiet):
         cal = json.loads(path.read_text())
-        m = cal.get("model", {})
-        held = m.get("held_out", {})
-        print(f"{path}: fit residual RMS {m.get('fit', {}).get('rms_pct_fs', float('nan')):.3f} % FS, "
-              f"held-out RMS {held.get('rms_pct_fs', float('nan')):.3f} % / max {held.get('max_pct_fs', float('nan')):.3f} % FS")
+        print(f"{path}:")
+        for name, sec in cal.items():  # every fitted section: fit and held-out quality
+            if isinstance(sec, dict) and isinstance(sec.get("fit"), dict):
+                held = sec.get("held_out", {})
+                print(f"  {name}: fit residual RMS {sec['fit'].get('rms_pct_fs', float('nan')):.3f} %, held-out RMS "
+                      f"{held.get('rms_pct_fs', float('nan')):.3f} % / max {held.get('max_pct_fs', float('nan')):.3f} % "
+                      f"({sec.get('quality_units', '% of full scale')})")
     return 0
 
 

@@ -12,10 +12,11 @@
 *                       |                     |
 *   V[s,g] ----------[cmp]-- c_col    Vref[s,g] --[cmp]-- c_ref        (one pair per s,g)
 *                        \                   /
-*     pos = c_col & !c_ref  (ramp crossed Vref first: V < Vref, positive product)
-*     neg = c_ref & !c_col  (ramp crossed V first: negative product)
+*     first = the ramp crossed V or Vref; pos = first until the V crossing + td,
+*     neg = first until the Vref crossing + td: widths T+ + td, T- + td (T = t(V) - t(Vref))
 *                        |                  |
-*                  sink 16^g I0       source 16^g I0       (binary group weight, signed)
+*                  sink 16^g I0       source 16^g I0       (binary group weight, signed;
+*                  always on, steered to acc during the pulse, to vdum = vmid otherwise)
 *                        +------ acc ------+
 *                                 |
 *                               C_acc (MIM), reset to vmid before the ramp
@@ -29,9 +30,13 @@
 * aimc_ta_cmp  ports: inp inn c cb vbn vdd vss   (c high while inp > inn; cb its complement)
 *   nfet lvt input pair wi x li with a pfet lvt mirror load, tail = mt unit sources, 2 inverters
 * aimc_ta_ramp ports: ramp rstb run vbn vdd vss  params: mr (sink units), cw cl (MIM, um)
-* aimc_ta_vtc  ports: v vref ramp acc vbn vbp vdd vss  params: mg (group weight in units)
-*   the signed VTC + charge pump of one (sub-array, group); pump switches scale with mg
-* aimc_ta_tdc  ports: acc rst conv vmid vhi stop vbn vbp vdd vss  params: md (charge-up units),
+* aimc_ta_inv  ports: a y vdd vss  params: k (width multiple of a 0.42/0.84 um inverter), l (um)
+* aimc_ta_vtc  ports: v vref ramp acc vdum vbn vbp vdd vss  params: mg (group weight
+*   in units), ld (channel length of the pulse-extension delay inverters, um). The signed VTC + current-steering charge pump of one (sub-array, group): the
+*   always-on 16^g I0 sink/source are steered onto acc during a pulse, into vdum (held at
+*   vmid) otherwise; switches and their drivers scale with mg
+* aimc_ta_tdc  ports: acc rst conv vmid vhi stop vbn vbp vdd vss  params: md (charge-up current in
+*   units of I0, by width),
 *   cw cl (C_acc MIM, um)
 
 .subckt aimc_ta_bias vbn vbp vdd vss i0=7u wcn=2 lcn=1 wcp=4 lcp=1
@@ -67,18 +72,46 @@ xna y a m vss sky130_fd_pr__nfet_01v8 w=0.84 l=0.15
 xnb m b vss vss sky130_fd_pr__nfet_01v8 w=0.84 l=0.15
 .ends aimc_ta_nand
 
-.subckt aimc_ta_vtc v vref ramp acc vbn vbp vdd vss mg=1 wcn=2 lcn=1 wcp=4 lcp=1
+.subckt aimc_ta_inv a y vdd vss k=1 l=0.15
+xn y a vss vss sky130_fd_pr__nfet_01v8 w={0.42*k} l={l}
+xp y a vdd vdd sky130_fd_pr__pfet_01v8 w={0.84*k} l={l}
+.ends aimc_ta_inv
+
+.subckt aimc_ta_vtc v vref ramp acc vdum vbn vbp vdd vss mg=1 ld=0.25 wcn=2 lcn=1 wcp=4 lcp=1
 xcc ramp v cc ccb vbn vdd vss aimc_ta_cmp
 xcr ramp vref rc rcb vbn vdd vss aimc_ta_cmp
-* pos: ramp already below vref, still above v -> sink; neg: the opposite -> source
-xnp cc rcb posb vdd vss aimc_ta_nand
-xnn rc ccb negb vdd vss aimc_ta_nand
-xip pos posb vss vss sky130_fd_pr__nfet_01v8 w=0.42 l=0.15
-xipp pos posb vdd vdd sky130_fd_pr__pfet_01v8 w=0.84 l=0.15
-xss acc pos ns vss sky130_fd_pr__nfet_01v8 w={0.42*mg} l=0.15
+* first: the ramp has crossed v or vref (NAND of the two comparator outputs). The pos pulse runs
+* from the first crossing to the v crossing + delay td, the neg pulse from the first crossing to
+* the vref crossing + td: widths T+ + td and T- + td (T = t(v) - t(vref)). Both pumps always fire
+* for at least td (no runt pulses near T = 0); the net charge k+ T+ - k- T- + (k+ - k-) td is
+* linear in T on each side, with a constant offset from any sink/source mismatch
+xnf cc rc first vdd vss aimc_ta_nand
+xdc1 cc cd1 vdd vss aimc_ta_inv k=1 l={ld}
+xdc2 cd1 cd2 vdd vss aimc_ta_inv k=1 l={ld}
+xdc3 cd2 cd3 vdd vss aimc_ta_inv k=1 l={ld}
+xdc4 cd3 ccd vdd vss aimc_ta_inv k=1 l={ld}
+xdr1 rc rd1 vdd vss aimc_ta_inv k=1 l={ld}
+xdr2 rd1 rd2 vdd vss aimc_ta_inv k=1 l={ld}
+xdr3 rd2 rd3 vdd vss aimc_ta_inv k=1 l={ld}
+xdr4 rd3 rcd vdd vss aimc_ta_inv k=1 l={ld}
+xnp first ccd posb vdd vss aimc_ta_nand
+xnn first rcd negb vdd vss aimc_ta_nand
+* gate drivers: a unit inverter, then two inverters sized with the group weight
+xdp1 posb p1 vdd vss aimc_ta_inv k=1
+xdp2 p1 pd vdd vss aimc_ta_inv k={max(1, mg/4)}
+xdp3 pd pa vdd vss aimc_ta_inv k={max(1, mg/4)}
+xdn1 negb n1 vdd vss aimc_ta_inv k=1
+xdn2 n1 nd vdd vss aimc_ta_inv k={max(1, mg/4)}
+xdn3 nd na vdd vss aimc_ta_inv k={max(1, mg/4)}
+* current-steering pumps: the mirror currents are always on and steered either onto acc (during
+* a pulse) or into vdum (held at vmid): the mirror drains never collapse, so no per-pulse charge
+* is dumped onto acc and no drain swing kicks the shared bias lines vbn/vbp through Cgd
 xsn ns vbn vss vss sky130_fd_pr__nfet_01v8 w={wcn} l={lcn} mult={mg} m={mg}
-xsp acc negb ps vdd sky130_fd_pr__pfet_01v8 w={1.26*mg} l=0.15
+xss acc pa ns vss sky130_fd_pr__nfet_01v8 w={0.84*mg} l=0.15
+xsd vdum pd ns vss sky130_fd_pr__nfet_01v8 w={0.84*mg} l=0.15
 xsq ps vbp vdd vdd sky130_fd_pr__pfet_01v8 w={wcp} l={lcp} mult={mg} m={mg}
+xsp acc nd ps vdd sky130_fd_pr__pfet_01v8 w={2.52*mg} l=0.15
+xsr vdum na ps vdd sky130_fd_pr__pfet_01v8 w={2.52*mg} l=0.15
 .ends aimc_ta_vtc
 
 .subckt aimc_ta_tdc acc rst conv vmid vhi stop vbn vbp vdd vss md=1 cw=10 cl=10 wcp=4 lcp=1
@@ -90,6 +123,6 @@ xrp rstb rst vdd vdd sky130_fd_pr__pfet_01v8 w=0.84 l=0.15
 xcb convb conv vss vss sky130_fd_pr__nfet_01v8 w=0.42 l=0.15
 xcp convb conv vdd vdd sky130_fd_pr__pfet_01v8 w=0.84 l=0.15
 xsw acc convb pd vdd sky130_fd_pr__pfet_01v8 w=0.84 l=0.15
-xsd pd vbp vdd vdd sky130_fd_pr__pfet_01v8 w={wcp} l={lcp} mult={md} m={md}
+xsd pd vbp vdd vdd sky130_fd_pr__pfet_01v8 w={wcp*md} l={lcp}
 xcmp acc vhi stop stopb vbn vdd vss aimc_ta_cmp
 .ends aimc_ta_tdc

@@ -3,15 +3,16 @@
 Topology (documented choice; see the netlist header for the diagram):
 
 * **VTC** (one per sub-array s and group g, 16 per column): a per-column ramp falls from vdd at
-  ~0.2 V/ns; two comparators (nfet lvt pair, pfet lvt mirror) compare it with the group column
-  voltage V[s,g] and with the reference column's V_ref[s,g]. The interval between the two
-  crossings is the VTC pulse: its width is (V_ref - V) / slope, signed by which crossing comes
-  first. Signed weights are stored offset-binary (w + 128) and the reference column holds code
+  ~0.24 V/ns; two comparators (nfet lvt pair, pfet lvt mirror) compare it with the group column
+  voltage V[s,g] and with the reference column's V_ref[s,g]. Both pulses start at the first
+  crossing and end a fixed delay td after their own crossing: the sink pulse lasts T+ + td, the
+  source pulse T- + td, so their difference is (V_ref - V) / slope with no runt pulses at 0. Signed weights are stored offset-binary (w + 128) and the reference column holds code
   8 in both groups, so the pulse carries sum_r x_r (c_rg - 8): the 128 x sum(x) pedestal is
   cancelled *before* any gain error can multiply it.
-* **Time accumulation**: a positive pulse gates a 16^g x I0 nfet sink, a negative one a 16^g x
-  I0 pfet source, on one accumulation capacitor C_acc (MIM) reset to ``vmid``: every pulse adds
-  charge 16^g I0 T[s,g], i.e. the time-domain sum with the group weights 2^(4g) and the sign.
+* **Time accumulation**: the positive pulse steers an always-on 16^g x I0 nfet sink, the
+  negative one a 16^g x I0 pfet source, onto one accumulation capacitor C_acc (MIM) reset to
+  ``vmid`` (otherwise into a dummy node at ``vmid``): the net charge 16^g I0 T[s,g] is the
+  time-domain sum with the group weights 2^(4g) and the sign.
 * **TDC**: after the ramp, a unit pfet source charges C_acc up until a comparator (C_acc >
   ``vhi``) stops the column's counter: code = floor(t_stop / t_lsb), saturating at 2^bits - 1.
 
@@ -46,10 +47,10 @@ class TADesign:
     mr: int = 16  #: ramp sink units (slope ~ mr i0 / C_ramp)
     cr_w: float = 14.0  #: ramp MIM cap side (um)
     cacc_w: float = 10.0  #: accumulation MIM cap side (um)
-    md: int = 1  #: TDC charge-up units
+    md: float = 1.0  #: TDC charge-up current in units of I0 (pfet width ratio)
     vdd: float = 1.8  #: supply (V)
-    vmid: float = 1.03  #: accumulator reset level (V)
-    vhi: float = 1.5  #: TDC stop threshold (V)
+    vmid: float = 1.15  #: accumulator reset level and the pumps' steering level (V)
+    vhi: float = 1.335  #: TDC stop threshold (V): zero signal lands mid-scale
     t_reset: float = 0.3e-9  #: reset phase (s)
     t_ramp: float = 5.5e-9  #: ramp (VTC) phase (s)
     t_gap: float = 0.3e-9  #: ramp end -> TDC start (s)
@@ -65,8 +66,9 @@ class TADesign:
             v = getattr(self, f.name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
                 raise ParameterError(f"TADesign.{f.name}={v!r} must be a finite number > 0")
-        if not 0 < self.vmid < self.vhi < self.vdd:
-            raise ParameterError(f"need 0 < vmid={self.vmid} < vhi={self.vhi} < vdd={self.vdd} V")
+        for name in ("vmid", "vhi"):
+            if not getattr(self, name) < self.vdd:
+                raise ParameterError(f"TADesign.{name}={getattr(self, name)} must be below vdd={self.vdd} V")
 
     @property
     def t_run(self) -> float:
@@ -105,6 +107,7 @@ def _core(d: TADesign) -> list[str]:
             f"vrst rst 0 pwl(0 {vdd} {tr:.6g} {vdd} {tr + e:.6g} 0)",
             f"vrun run 0 pwl(0 0 {d.t_run:.6g} 0 {d.t_run + e:.6g} {vdd} {d.t_run + d.t_ramp:.6g} {vdd} "
             f"{d.t_run + d.t_ramp + e:.6g} 0)",
+            f"vdum vdum 0 {d.vmid}",
             f"vconv conv 0 pwl(0 0 {d.t_conv:.6g} 0 {d.t_conv + e:.6g} {vdd})",
             f"vhi vhi 0 {d.vhi}",
             f"xr ramp rstb run vbn vdd 0 aimc_ta_ramp mr={d.mr} cw={d.cr_w} cl={d.cr_w}"]
@@ -113,7 +116,7 @@ def _core(d: TADesign) -> list[str]:
 def _vtc_lines(d: TADesign, i: int, acc: str) -> list[str]:
     """Channel i's level sources (set per point by ``alter``) and its VTC pumping into `acc`."""
     return [f"vv{i} v{i} 0 {d.vmid}", f"vvref{i} vref{i} 0 {d.vmid}",
-            f"xv{i} v{i} vref{i} ramp {acc} vbn vbp vdd 0 aimc_ta_vtc mg={d.weight(i % d.groups)}"]
+            f"xv{i} v{i} vref{i} ramp {acc} vdum vbn vbp vdd 0 aimc_ta_vtc mg={d.weight(i % d.groups)}"]
 
 
 def _tdc_line(d: TADesign, name: str, acc: str, v_reset: str, stop: str) -> str:
@@ -192,7 +195,7 @@ class VtcTestbench(_Channels):
     @property
     def keep(self) -> tuple[str, ...]:  # type: ignore[override]
         return tuple(f"vacc{i}#branch" for i in range(self.n_ch)) + tuple(
-            f"xv{i}.{s}" for i in range(self.n_ch) for s in ("pos", "negb")) + ("vdd#branch", "ramp")
+            f"xv{i}.{s}" for i in range(self.n_ch) for s in ("pa", "nd")) + ("vdd#branch", "ramp")
 
     def body(self, s: Mapping[str, Any]) -> str:
         d = self.design
@@ -205,8 +208,8 @@ class VtcTestbench(_Channels):
         d, t = self.design, sim.scale
         hi = d.vdd / 2
         q = -np.array([integrate(t, sim[f"vacc{i}#branch"], 0.0, d.t_conv) for i in range(self.n_ch)])
-        t_pos = np.array([integrate(t, (sim[f"xv{i}.pos"] > hi).astype(float), 0.0, d.t_conv) for i in range(self.n_ch)])
-        t_neg = np.array([integrate(t, (sim[f"xv{i}.negb"] < hi).astype(float), 0.0, d.t_conv) for i in range(self.n_ch)])
+        t_pos = np.array([integrate(t, (sim[f"xv{i}.pa"] > hi).astype(float), 0.0, d.t_conv) for i in range(self.n_ch)])
+        t_neg = np.array([integrate(t, (sim[f"xv{i}.nd"] < hi).astype(float), 0.0, d.t_conv) for i in range(self.n_ch)])
         return {"q": q, "t_pos": t_pos, "t_neg": t_neg,
                 "ramp_slope": (value_at(t, sim["ramp"], d.t_run + 0.25 * d.t_ramp)
                                - value_at(t, sim["ramp"], d.t_run + 0.75 * d.t_ramp)) / (0.5 * d.t_ramp),

@@ -37,7 +37,7 @@ class Profile:
 
 
 PROFILES = {
-    "fast": Profile(vtc_runs=(3, 1), column_runs=(4, 2),
+    "fast": Profile(vtc_runs=(3, 1), column_runs=(6, 3),
                     corners=(("tt", 27.0), ("ss", 27.0), ("ff", 27.0), ("tt", -40.0), ("tt", 85.0)), mc_seeds=6),
     "full": Profile(vtc_runs=(8, 3), column_runs=(10, 4),
                     corners=tuple((c, t) for c in ("tt", "ss", "ff", "sf", "fs") for t in (-40.0, 27.0, 85.0)),
@@ -46,18 +46,28 @@ PROFILES = {
 
 
 def _vtc_levels(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-    """(V, V_ref) pairs: V_ref over the column range, V = V_ref + up to +-0.45 V, in range."""
+    """(V, V_ref) pairs, V_ref over the column range: half the channels with the small
+    differences real columns carry (V - V_ref ~ N(0, 30 mV)), half with up to +-0.45 V."""
     lo, hi = V_COL_RANGE
     vref = rng.uniform(lo + 0.05, hi, n)
-    v = np.clip(vref + rng.uniform(-0.45, 0.45, n), lo, hi)
+    dv = np.where(np.arange(n) < n // 2, rng.normal(0.0, 0.03, n), rng.uniform(-0.45, 0.45, n))
+    v = np.clip(vref + rng.permutation(dv), lo, hi)
     return {"v": v, "vref": vref}
 
 
+def _mc_levels(n: int) -> list[dict[str, np.ndarray]]:
+    """Three level sets for the Monte Carlo extraction of each channel's (offset, gain+, gain-):
+    V_ref mid-range, V 0.3 V below (positive), 0.3 V above (negative), 0.1 V below."""
+    vref = np.linspace(1.2, 1.4, n)
+    return [{"v": vref + dv, "vref": vref} for dv in (-0.3, 0.3, -0.1)]
+
+
 def _column_levels(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-    """A column's 16 inputs with a realistic spread: V_ref mid-range, V around it."""
+    """A column's 16 inputs with a realistic spread (V_ref mid-range, V within ~20 mV of it)
+    and a per-run common shift of up to +-12 mV, so the runs span the output range."""
     lo, hi = V_COL_RANGE
     vref = rng.uniform(1.1, 1.6, n)
-    v = np.clip(vref + rng.normal(0.0, 0.025, n), lo, hi)
+    v = np.clip(vref + rng.uniform(-0.012, 0.012) + rng.normal(0.0, 0.02, n), lo, hi)
     return {"v": v, "vref": vref}
 
 
@@ -81,9 +91,10 @@ def characterize_time_accumulator(design: TADesign | None = None, profile: str =
     vtb = VtcTestbench(design=d, n_ch=n_ch)
     n_fit, n_held = prof.vtc_runs
     levels = [_vtc_levels(rng, n_ch) for _ in range(n_fit + n_held)]
-    mc_levels = levels[:2]
+    mc_levels = _mc_levels(n_ch)
     pts = [dict(lv) for lv in levels]
     pts += [{**levels[0], "corner": c, "temp": t} for c, t in prof.corners if (c, t) != ("tt", 27.0)]
+    pts += [dict(lv) for lv in mc_levels]  # tt references for the Monte Carlo sets
     pts += [{**lv, "corner": "tt_mm", "seed": s} for s in range(1, prof.mc_seeds + 1) for lv in mc_levels]
     vres = sweep(vtb, pts)
     nominal = vres.records[: n_fit + n_held]
@@ -97,42 +108,42 @@ def characterize_time_accumulator(design: TADesign | None = None, profile: str =
 
     vtc = fit_vtc(*stack(nominal[:n_fit]), d.vdd, held_out=stack(nominal[n_fit:]))
     p_vtc = {k: v["value"] for k, v in vtc["params"].items()}
-    first = nominal[0].measures
+    ref = next(r for r in nominal if r.ok)  # stack() raised if none succeeded
+    first = ref.measures
     vtc["ramp_slope_v_per_s"] = first["ramp_slope"]
     vtc["pulse_width_per_volt_s"] = 1.0 / first["ramp_slope"]
-    vtc["samples"] = {"v": nominal[0].point["v"], "vref": nominal[0].point["vref"], "q": first["q"],
+    vtc["samples"] = {"v": ref.point["v"], "vref": ref.point["vref"], "q": first["q"],
                       "t_pos": first["t_pos"], "t_neg": first["t_neg"]}
     corners = {}
     for c, t in prof.corners:
         recs = [r for r in vres.records if r.ok and r.point["corner"] == c and r.point["temp"] == t
-                and r.point["v"] == nominal[0].point["v"]]
+                and r.point["v"] == tuple(float(x) for x in levels[0]["v"])]
         if recs:
             q = np.asarray(recs[0].measures["q"])
             q_nom = vtc_charge(p_vtc, np.array(recs[0].point["v"]), np.array(recs[0].point["vref"]), group, d.vdd)
             big = np.abs(q_nom) > 0.2 * np.max(np.abs(q_nom))
             corners[f"{c}@{t:g}"] = {"gain_rel": float(np.median(q[big] / q_nom[big])),
                                      "ramp_slope_v_per_s": recs[0].measures["ramp_slope"]}
-    mismatch = _vtc_mismatch([r for r in vres.records if r.ok and r.point["corner"] == "tt_mm"], mc_levels, p_vtc,
-                             group, d)
+    mismatch = _vtc_mismatch([r for r in vres.records if r.ok], mc_levels, p_vtc, group, d)
 
     # TDC transfer: 16 levels per run, fit + held out, Monte Carlo offsets
     ttb = TdcTestbench(design=d, n_ch=n_ch)
-    lv_fit = np.linspace(0.45, d.vhi + 0.05, n_ch)
-    lv_held = np.sort(rng.uniform(0.5, d.vhi - 0.03, n_ch))
+    lv_fit = np.linspace(d.vhi - 0.4, d.vhi + 0.05, n_ch)
+    lv_held = np.sort(rng.uniform(d.vhi - 0.38, d.vhi - 0.03, n_ch))
     tres = sweep(ttb, [{"v_init": lv_fit}, {"v_init": lv_held}]
                  + [{"v_init": lv_held, "corner": "tt_mm", "seed": s} for s in range(1, prof.mc_seeds + 1)])
     tr = tres.records
     if not (tr[0].ok and tr[1].ok):
         raise RuntimeError("TDC transfer runs failed: " + "; ".join(str(r.error)[:200] for r in tr[:2] if not r.ok))
-    tdc = fit_tdc(lv_fit, tr[0].measures["t_stop"], d.vhi, held_out=(lv_held, tr[1].measures["t_stop"]))
-    p_tdc = {k: v["value"] for k, v in tdc["params"].items()}
-    tdc["samples"] = {"v_init": lv_fit, "t_stop": tr[0].measures["t_stop"]}
-    tdc.update(_tdc_quantization(p_tdc, d))
+    # the standalone TDC (its own C_acc only): transfer, Monte Carlo stop-time spread; the model's
+    # TDC is fitted on the whole columns below, whose accumulator carries the pumps' switches too
+    tdc_alone = fit_tdc(lv_fit, tr[0].measures["t_stop"], d.vhi, held_out=(lv_held, tr[1].measures["t_stop"]))
+    tdc_alone["samples"] = {"v_init": lv_fit, "t_stop": tr[0].measures["t_stop"]}
     mc_t = np.array([r.measures["t_stop"] for r in tr[2:] if r.ok])
     if mc_t.size:
-        dev = mc_t - np.asarray(tr[1].measures["t_stop"])
-        tdc["mc_sigma_t_offset_s"] = float(np.std(dev[np.isfinite(dev)], ddof=1))
-        tdc["mc_sigma_lsb"] = tdc["mc_sigma_t_offset_s"] / d.t_lsb
+        ref_t = np.asarray(tr[1].measures["t_stop"])
+        dev = (mc_t - ref_t) / ref_t  # relative: the spread is a gain (charge-up current) spread
+        tdc_alone["mc_sigma_gain_rel"] = float(np.std(dev[np.isfinite(dev)], ddof=1))
 
     # whole columns: accumulation error, end-to-end codes, energy
     atb = AccumulatorTestbench(design=d, n_ch=n_ch)
@@ -153,11 +164,19 @@ def characterize_time_accumulator(design: TADesign | None = None, profile: str =
     acc["design_c_acc_f"] = 2.0e-15 * d.cacc_w**2  # MIM ~2 fF/um^2 (model card camimc)
     acc["samples"] = {"q_sum": np.concatenate([qf, qh]), "v_acc": np.concatenate([vf, vh]),
                       "t_stop": np.concatenate([tf, th])}
-    # end to end: model chain vs SPICE stop time on the held-out columns
+    tdc = fit_tdc(vf, tf, d.vhi, held_out=(vh, th))
+    p_tdc = {k: v["value"] for k, v in tdc["params"].items()}
+    tdc.update(_tdc_quantization(p_tdc, d))
+    tdc["standalone"] = tdc_alone
+    if "mc_sigma_gain_rel" in tdc_alone:
+        tdc["mc_sigma_lsb_at_mid"] = tdc_alone["mc_sigma_gain_rel"] * 2 ** (d.output_bits - 1)
+    # end to end: model chain (VTC -> accumulator -> TDC) vs SPICE stop time on the held-out columns
+    held = [r for r in ares.records[c_fit:] if r.ok]
     x = qh / p_acc["c_acc"]
     t_model = tdc_time(p_tdc, d.vmid + p_acc["dv0"] - x * (1 + p_acc["a2"] * x), d.vhi)
     fin = np.isfinite(th)
-    chain = {"t_err_lsb": ((t_model[fin] - th[fin]) / d.t_lsb),
+    chain = {"v": [r.point["v"] for r in held], "vref": [r.point["vref"] for r in held], "t_stop_spice": th,
+             "t_err_lsb": (t_model[fin] - th[fin]) / d.t_lsb,
              "code_spice": np.floor(th[fin] / d.t_lsb), "code_model": np.floor(t_model[fin] / d.t_lsb)}
     chain["rms_lsb"] = float(np.sqrt(np.mean(chain["t_err_lsb"] ** 2))) if fin.any() else None
     chain["max_lsb"] = float(np.max(np.abs(chain["t_err_lsb"]))) if fin.any() else None
@@ -171,7 +190,7 @@ def characterize_time_accumulator(design: TADesign | None = None, profile: str =
     noise: dict[str, Any] = {"band_hz": [1e3, 1e9]}
     if nres.records[0].ok and nres_t.records[0].ok:
         vn, vn_t = nres.records[0].measures["vn_in"], nres_t.records[0].measures["vn_in"]
-        slope_tdc = 1.0 / p_tdc["t1"]
+        slope_tdc = 1.0 / p_tdc["t1"]  # V/s of the column's charge-up
         noise.update({"vn_in_vtc_v": vn, "vn_in_tdc_v": vn_t,
                       # a VTC pulse is the interval between two independent comparator crossings
                       "vtc_pulse_sigma_v": float(np.sqrt(2) * vn),
@@ -189,40 +208,53 @@ def characterize_time_accumulator(design: TADesign | None = None, profile: str =
 
 
 def _vtc_mismatch(recs, mc_levels, p_vtc, group, d: TADesign) -> dict[str, Any]:
-    """Per-channel input offset (V) and gain spread from Monte Carlo columns: each seed is one
-    column (16 channels), simulated at the same two level sets; per channel, solve
-    q = (1 + g) q_nom(V + off) for (off, g) from the two runs (linearized)."""
+    """Per-channel input offset (V) and per-sign gain spread from Monte Carlo columns: each
+    seed is one column (16 channels) simulated at the three `_mc_levels` sets, compared with the
+    tt (no mismatch) runs at the same sets. Per channel, solve
+
+        q_mc - q_tt = (dq/dV) off + g+ q_tt[positive sets] + g- q_tt[negative set]
+
+    (3 equations, 3 unknowns; dq/dV from the fitted model)."""
+    keys = [tuple(float(x) for x in lv["v"]) for lv in mc_levels]
+    ref: dict[int, np.ndarray] = {}
     by_seed: dict[int, dict[int, np.ndarray]] = {}
     for r in recs:
-        k = 0 if r.point["v"] == tuple(float(x) for x in mc_levels[0]["v"]) else 1
-        by_seed.setdefault(r.point["seed"], {})[k] = np.asarray(r.measures["q"])
-    offs, gains = [], []
-    for s, runs in by_seed.items():
-        if len(runs) < 2:
+        if r.point["v"] not in keys:
             continue
-        rows = []
-        for k in (0, 1):
-            v, vref = np.asarray(mc_levels[k]["v"]), np.asarray(mc_levels[k]["vref"])
-            q0 = vtc_charge(p_vtc, v, vref, group, d.vdd)
-            dq_dv = (vtc_charge(p_vtc, v + 1e-3, vref, group, d.vdd) - q0) / 1e-3
-            rows.append((runs[k] - q0, dq_dv, q0))
-        (r0, s0, n0), (r1, s1, n1) = rows
-        det = s0 * n1 - s1 * n0
-        ok = np.abs(det) > 1e-30
-        off = np.where(ok, (r0 * n1 - r1 * n0) / np.where(ok, det, 1), np.nan)
-        g = np.where(ok, (s0 * r1 - s1 * r0) / np.where(ok, det, 1), np.nan)
-        offs.append(off)
-        gains.append(g)
-    if not offs:
+        k = keys.index(r.point["v"])
+        if r.point["corner"] == "tt" and r.point["temp"] == 27.0:
+            ref[k] = np.asarray(r.measures["q"])
+        elif r.point["corner"] == "tt_mm":
+            by_seed.setdefault(r.point["seed"], {})[k] = np.asarray(r.measures["q"])
+    if len(ref) < 3:
+        return {"n_columns": 0, "note": "tt reference runs for the Monte Carlo sets failed"}
+    cols = []
+    for k, lv in enumerate(mc_levels):
+        v, vref = np.asarray(lv["v"]), np.asarray(lv["vref"])
+        slope = (vtc_charge(p_vtc, v + 1e-3, vref, group, d.vdd) - vtc_charge(p_vtc, v, vref, group, d.vdd)) / 1e-3
+        pos = k != 1
+        cols.append((slope, np.where(pos, ref[k], 0.0), np.where(pos, 0.0, ref[k])))
+    a = np.stack([np.stack(c, axis=-1) for c in cols], axis=1)  # (channel, set, unknown)
+    est = []
+    for s_, runs in sorted(by_seed.items()):
+        if len(runs) < 3:
+            continue
+        dq = np.stack([runs[k] - ref[k] for k in range(3)], axis=1)  # (channel, set)
+        est.append(np.linalg.solve(a, dq[..., None])[..., 0])  # (channel, [off, g+, g-])
+    if not est:
         return {"n_columns": 0}
-    off, g = np.array(offs), np.array(gains)
-    col_gain = np.nanmean(g, axis=1)
-    return {"n_columns": len(offs), "seeds": sorted(by_seed),
-            "sigma_offset_v": float(np.nanstd(off, ddof=1)),
-            "sigma_gain_rel": float(np.nanstd(g, ddof=1)),
+    e = np.array(est)  # (seed, channel, 3)
+    off, gp, gn = e[..., 0], e[..., 1], e[..., 2]
+    col_gain = np.mean(np.concatenate([gp, gn], axis=1), axis=1)
+    return {"n_columns": len(est), "seeds": sorted(by_seed),
+            "sigma_offset_v": float(np.std(off, ddof=1)),
+            "sigma_gain_rel": float(np.std(np.concatenate([gp, gn]), ddof=1)),
+            "sigma_offset_v_by_group": [float(np.std(off[:, group == g], ddof=1)) for g in (0, 1)],
+            "sigma_gain_rel_by_group": [float(np.std(np.concatenate([gp[:, group == g], gn[:, group == g]]), ddof=1))
+                                        for g in (0, 1)],
             "sigma_column_gain_rel": float(np.std(col_gain, ddof=1)) if len(col_gain) > 1 else 0.0,
-            "model": "per channel: q = (1 + g) q_nom(V + off, V_ref); off ~ N(0, sigma_offset_v), "
-                     "g ~ N(0, sigma_gain_rel) (its column-common part: sigma_column_gain_rel)"}
+            "model": "per channel: q = (1 + g[sign]) q_nom(V + off, V_ref); off ~ N(0, sigma_offset_v_by_group[g]), "
+                     "g+ and g- ~ N(0, sigma_gain_rel_by_group[g]) independent"}
 
 
 def _tdc_quantization(p_tdc: dict[str, float], d: TADesign) -> dict[str, Any]:

@@ -3,12 +3,8 @@
 VTC + charge pump (one sub-array s, group g): with d(u) = vdd - u (how far the ramp has
 fallen when it crosses u) and the ramp's crossing time t(u) = D(d) / S,
 D(d) = d (1 + b2 d + b3 d^2) (the ramp's slope changes as its sink's Vds and the comparator
-gate load change), the pulse carries the charge
-
-    q = k[g, sign] (D(d(V)) - D(d(V_ref))) + q0[g, sign]      (C; sign of the difference)
-
-k = 16^g I0 / S for the sink (positive) and source (negative) pumps; q0 the per-pulse
-switch charge. Accumulation: V_acc = vmid - Q / C_acc (1 + a2 Q / C_acc), Q = sum of q.
+gate load change), the two pulses carry the net charge of `vtc_charge` (k = 16^g I0 / S for the
+sink (positive) and source (negative) pumps). Accumulation: V_acc = vmid - Q / C_acc (1 + a2 Q / C_acc), Q = sum of q.
 TDC: t_stop = t0 + (vhi - V_acc) C_acc / I_d (1 + c2 (vhi - V_acc)); code = floor(t_stop / t_lsb).
 """
 from __future__ import annotations
@@ -20,10 +16,13 @@ import numpy as np
 
 from .common import minimize, params_to_dict, quality
 
-__all__ = ["ramp_d", "vtc_charge", "fit_vtc", "fit_accumulator", "fit_tdc", "tdc_time", "VTC_KEYS"]
+__all__ = ["ramp_d", "vtc_charge", "fit_vtc", "fit_accumulator", "fit_tdc", "tdc_time", "VTC_KEYS", "V_FIT_MAX"]
 
 FC = 1e-15
-VTC_KEYS = ("k0p", "k0n", "k1p", "k1n", "q0p", "q0n", "q1p", "q1n", "b2", "b3")
+VTC_KEYS = ("k0p", "k0n", "k1p", "k1n", "c0", "c1", "e0", "e1", "a0", "a1", "w", "b2", "b3")
+#: the VTC model is fitted and specified for levels up to this (V): crossings in the first ~0.4 ns
+#: of the ramp, while the comparators are still leaving saturation, are not reproduced
+V_FIT_MAX = 1.7
 
 
 def ramp_d(u: np.ndarray, vdd: float, b2: float, b3: float) -> np.ndarray:
@@ -32,56 +31,72 @@ def ramp_d(u: np.ndarray, vdd: float, b2: float, b3: float) -> np.ndarray:
 
 
 def vtc_charge(p: dict[str, float], v: np.ndarray, vref: np.ndarray, group: np.ndarray, vdd: float) -> np.ndarray:
-    """Charge (C) each pulse removes from the accumulator; broadcasts (group: 0/1 per channel)."""
-    diff = ramp_d(v, vdd, p["b2"], p["b3"]) - ramp_d(vref, vdd, p["b2"], p["b3"])
+    """Charge (C) each channel's pulses remove from the accumulator; broadcasts (group: 0/1 per
+    channel). With x = D(vdd - V) - D(vdd - V_ref) (ramp volts between the two crossings):
+
+        q = c[g] + e[g] (vdd - V_ref) + k[g, sign(x)] x + a[g] w tanh(x / w)
+
+    c, e: the constant charge of the two td-extended pulses (sink/source mismatch x td, and its
+    drift along the ramp); k: the pump current / ramp slope per sign; the tanh term: the extra
+    gain near x = 0 where both pulses' edges move (comparator interaction)."""
+    vref = np.asarray(vref, dtype=float)
+    x = ramp_d(v, vdd, p["b2"], p["b3"]) - ramp_d(vref, vdd, p["b2"], p["b3"])
     g1 = np.asarray(group) == 1
-    kp = np.where(g1, p["k1p"], p["k0p"])
-    kn = np.where(g1, p["k1n"], p["k0n"])
-    qp = np.where(g1, p["q1p"], p["q0p"])
-    qn = np.where(g1, p["q1n"], p["q0n"])
-    return np.where(diff >= 0, kp * diff + qp, kn * diff - qn)
+
+    def by_g(key):
+        return np.where(g1, p[key + "1"], p[key + "0"])
+
+    k = np.where(x >= 0, np.where(g1, p["k1p"], p["k0p"]), np.where(g1, p["k1n"], p["k0n"]))
+    return by_g("c") + by_g("e") * (vdd - vref) + k * x + by_g("a") * p["w"] * np.tanh(x / p["w"])
 
 
 def fit_vtc(v, vref, group, q, vdd: float, held_out: tuple | None = None) -> dict[str, Any]:
-    """Fit the VTC charge model to SPICE channel charges; quality in % of each group's full-scale
-    charge (k x 1 V)."""
+    """Fit the VTC charge model to SPICE channel charges (levels above V_FIT_MAX are left out and
+    reported separately); quality in % of each group's charge per volt of ramp (k[g, +] x 1 V)."""
     v, vref, group = (np.asarray(a, dtype=float) for a in (v, vref, group))
     q = np.asarray(q, dtype=float) / FC  # fitted in fC (leastsq steps are relative to the values)
+    inside = np.maximum(v, vref) <= V_FIT_MAX
     p = lmfit.Parameters()
     g1 = group == 1
     diff0 = vref - v
-    for g, sel in ((0, ~g1), (1, g1)):
+    for g, sel in ((0, ~g1 & inside), (1, g1 & inside)):
         k = float(np.sum(q[sel] * diff0[sel]) / np.sum(diff0[sel] ** 2))
         p.add(f"k{g}p", value=k, min=0)
         p.add(f"k{g}n", value=k, min=0)
-        p.add(f"q{g}p", value=0.0)
-        p.add(f"q{g}n", value=0.0)
-    p.add("b2", value=0.0, min=-0.5, max=0.5)
-    p.add("b3", value=0.0, min=-0.5, max=0.5)
+        for key in "cea":
+            p.add(f"{key}{g}", value=0.0)
+    p.add("w", value=0.02, min=0.002, max=0.2)
+    p.add("b2", value=0.0, min=-1, max=1)
+    p.add("b3", value=0.0, min=-1, max=1)
 
     def fs(pp, grp):
         return np.where(np.asarray(grp) == 1, pp["k1p"], pp["k0p"]) * 1.0
 
-    def resid(pp):
-        vals = pp.valuesdict()
-        return (vtc_charge(vals, v, vref, group, vdd) - q) / fs(vals, group)
+    def resid(pp, sel=inside):
+        vals = pp.valuesdict() if hasattr(pp, "valuesdict") else pp
+        return ((vtc_charge(vals, v, vref, group, vdd) - q) / fs(vals, group))[sel]
 
     res = minimize(resid, p)
     params = params_to_dict(res.params)
     for k, e in params.items():  # back to SI (C, C/V)
-        if k[0] in "kq":
+        if k[0] in "kcea":
             params[k] = {"value": e["value"] * FC, "stderr": None if e["stderr"] is None else e["stderr"] * FC}
     vals = {k: e["value"] for k, e in params.items()}
-    out = {"params": params, "fit": quality(resid(res.params), 1.0),
-           "model": "q = k[g,sign] (D(vdd-V) - D(vdd-Vref)) + q0[g,sign], D(d) = d (1 + b2 d + b3 d^2) (C, V)",
+    vals_fc = res.params.valuesdict()
+    out = {"params": params, "fit": quality(resid(vals_fc), 1.0), "v_fit_max": V_FIT_MAX,
+           "model": "q = c[g] + e[g] (vdd - Vref) + k[g,sign] x + a[g] w tanh(x / w), x = D(vdd-V) - D(vdd-Vref), "
+                    "D(d) = d (1 + b2 d + b3 d^2) (C, V)",
            "quality_units": "% of the group's charge per volt of ramp (k[g, +] x 1 V)"}
+    if np.any(~inside):
+        out["above_v_fit_max"] = quality(resid(vals_fc, ~inside), 1.0)
     out["nonlinearity_pct_of_range"] = _vtc_nonlinearity(vals, vdd)
     out["group_weight_ratio"] = {"sink": vals["k1p"] / vals["k0p"], "source": vals["k1n"] / vals["k0n"]}
     out["group_weight_error_pct"] = {k: 100 * (r / 16.0 - 1) for k, r in out["group_weight_ratio"].items()}
     out["sign_asymmetry_pct"] = {"g0": 100 * (vals["k0n"] / vals["k0p"] - 1), "g1": 100 * (vals["k1n"] / vals["k1p"] - 1)}
     if held_out is not None:
         hv, hr, hg, hq = (np.asarray(a, dtype=float) for a in held_out)
-        out["held_out"] = quality((vtc_charge(vals, hv, hr, hg, vdd) - hq) / fs(vals, hg), 1.0)
+        hin = np.maximum(hv, hr) <= V_FIT_MAX
+        out["held_out"] = quality(((vtc_charge(vals, hv, hr, hg, vdd) - hq) / fs(vals, hg))[hin], 1.0)
     out["residual_c"] = (vtc_charge(vals, v, vref, group, vdd) - q * FC)
     return out
 
