@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError
-from ..fit.time_accumulator import fit_accumulator, fit_tdc, fit_vtc, tdc_time, vtc_charge
+from ..fit.time_accumulator import acc_voltage, fit_accumulator, fit_tdc, fit_vtc, tdc_time, vtc_charge
 from ..paths import netlist_path
 from ..spice.sweep import run_sweep
 from .time_accumulator import (AccumulatorTestbench, ComparatorNoiseTestbench, TADesign, TdcTestbench,
@@ -172,8 +172,7 @@ def characterize_time_accumulator(design: TADesign | None = None, profile: str =
         tdc["mc_sigma_lsb_at_mid"] = tdc_alone["mc_sigma_gain_rel"] * 2 ** (d.output_bits - 1)
     # end to end: model chain (VTC -> accumulator -> TDC) vs SPICE stop time on the held-out columns
     held = [r for r in ares.records[c_fit:] if r.ok]
-    x = qh / p_acc["c_acc"]
-    t_model = tdc_time(p_tdc, d.vmid + p_acc["dv0"] - x * (1 + p_acc["a2"] * x), d.vhi)
+    t_model = tdc_time(p_tdc, acc_voltage(p_acc, qh, d.vmid), d.vhi)
     fin = np.isfinite(th)
     chain = {"v": [r.point["v"] for r in held], "vref": [r.point["vref"] for r in held], "t_stop_spice": th,
              "t_err_lsb": (t_model[fin] - th[fin]) / d.t_lsb,

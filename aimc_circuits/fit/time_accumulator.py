@@ -16,7 +16,7 @@ import numpy as np
 
 from .common import minimize, params_to_dict, quality
 
-__all__ = ["ramp_d", "vtc_charge", "fit_vtc", "fit_accumulator", "fit_tdc", "tdc_time", "VTC_KEYS", "V_FIT_MAX"]
+__all__ = ["ramp_d", "vtc_charge", "fit_vtc", "acc_voltage", "fit_accumulator", "fit_tdc", "tdc_time", "VTC_KEYS", "V_FIT_MAX"]
 
 FC = 1e-15
 VTC_KEYS = ("k0p", "k0n", "k1p", "k1n", "c0", "c1", "e0", "e1", "a0", "a1", "w", "b2", "b3")
@@ -109,6 +109,12 @@ def _vtc_nonlinearity(p: dict[str, float], vdd: float, span: float = 0.96) -> fl
     return float(100 * np.max(np.abs(D - line)) / D[-1])
 
 
+def acc_voltage(p: dict[str, float], q_sum: np.ndarray, vmid: float) -> np.ndarray:
+    """Accumulator voltage (V) at TDC start for a total pump charge q_sum (C)."""
+    x = np.asarray(q_sum, dtype=float) / p["c_acc"]
+    return vmid + p["dv0"] - x * (1 + p["a2"] * x)
+
+
 def fit_accumulator(q_sum: np.ndarray, v_acc: np.ndarray, vmid: float, held_out: tuple | None = None) -> dict[str, Any]:
     """V_acc = vmid - Q / C (1 + a2 Q / C): fit C (F) and a2 (1/V) to column runs; quality in %
     of the accumulator's 1 V swing."""
@@ -119,17 +125,13 @@ def fit_accumulator(q_sum: np.ndarray, v_acc: np.ndarray, vmid: float, held_out:
     p.add("a2", value=0.0, min=-2, max=2)
     p.add("dv0", value=0.0, min=-0.2, max=0.2)
 
-    def model(pp, q):
-        x = q / pp["c_acc"]
-        return vmid + pp["dv0"] - x * (1 + pp["a2"] * x)
-
-    res = minimize(lambda pp: model(pp.valuesdict(), q_sum) - v_acc, p)
+    res = minimize(lambda pp: acc_voltage(pp.valuesdict(), q_sum, vmid) - v_acc, p)
     vals = res.params.valuesdict()
-    out = {"params": params_to_dict(res.params), "fit": quality(model(vals, q_sum) - v_acc, 1.0),
+    out = {"params": params_to_dict(res.params), "fit": quality(acc_voltage(vals, q_sum, vmid) - v_acc, 1.0),
            "model": "V_acc = vmid + dv0 - x (1 + a2 x), x = Q / c_acc (V, C)", "quality_units": "% of 1 V"}
     if held_out is not None:
         hq, hv = (np.asarray(a, float) for a in held_out)
-        out["held_out"] = quality(model(vals, hq) - hv, 1.0)
+        out["held_out"] = quality(acc_voltage(vals, hq, vmid) - hv, 1.0)
     return out
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..blocks.time_accumulator import TADesign
 from ..errors import AimcError, ParameterError
-from ..fit.time_accumulator import VTC_KEYS, V_FIT_MAX, tdc_time, vtc_charge
+from ..fit.time_accumulator import VTC_KEYS, acc_voltage, tdc_time, vtc_charge
 from .common import read_calibration
 
 __all__ = ["TAChip", "TimeAccumulatorModel"]
@@ -71,6 +71,8 @@ class TimeAccumulatorModel:
         """Independent per-channel offsets and gains (sigma per group, from Monte Carlo) and a
         per-column TDC gain for `n_out` columns."""
         d = self.design
+        if isinstance(n_out, bool) or not isinstance(n_out, (int, np.integer)) or n_out < 1:
+            raise ParameterError(f"n_out={n_out!r} must be an integer >= 1 (columns)")
         shape = (n_out, d.n_sub, d.groups)
         return TAChip(offset_v=rng.standard_normal(shape) * self.sigma_offset,
                       gain_pos=rng.standard_normal(shape) * self.sigma_gain,
@@ -101,6 +103,9 @@ class TimeAccumulatorModel:
         v = self._levels("v", v)
         vref = self._levels("vref", vref)
         if chip is not None:
+            if v.ndim < 3 or v.shape[-3] != chip.offset_v.shape[0]:
+                raise ParameterError(f"v has shape {v.shape}: its column axis (third from last) must match the "
+                                     f"chip's {chip.offset_v.shape[0]} columns")
             v = v + chip.offset_v
         if rng is not None:
             v = v + self.sigma_vtc_v * rng.standard_normal(np.broadcast_shapes(v.shape, vref.shape))
@@ -111,9 +116,7 @@ class TimeAccumulatorModel:
 
     def accumulate(self, q_sum: Any) -> np.ndarray:
         """Accumulator voltage (V) at TDC start for a total charge (C)."""
-        p = self.p_acc
-        x = np.asarray(q_sum, dtype=float) / p["c_acc"]
-        return self.design.vmid + p["dv0"] - x * (1 + p["a2"] * x)
+        return acc_voltage(self.p_acc, q_sum, self.design.vmid)
 
     def stop_time(self, v_acc: Any, chip: TAChip | None = None, rng: np.random.Generator | None = None) -> np.ndarray:
         """TDC stop time (s from TDC start), (..., n_out); 0 when V_acc is at or above vhi."""
@@ -141,9 +144,3 @@ class TimeAccumulatorModel:
         code = self.codes(t)
         return {"q": q, "q_sum": q_sum, "v_acc": v_acc, "t_stop": t, "code": code,
                 "saturated": (code >= self.n_codes - 1) | (t <= 0)}
-
-    def valid_range_v(self) -> tuple[float, float]:
-        """Column levels (V) the VTC model is fitted and specified for."""
-        from ..blocks.time_accumulator_characterize import V_COL_RANGE
-
-        return V_COL_RANGE[0], V_FIT_MAX
