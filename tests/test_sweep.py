@@ -81,7 +81,9 @@ def test_killed_sweep_resumes_without_redoing_points(fresh_cache, tmp_path):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    # finished records only: a write cut by the kill is a '.tmp-*.part' file, never a '*.json'
     done = {p: p.read_bytes() for p in store.glob("??/*.json")}
+    assert not any(p.name.startswith(".") for p in done)
     assert 3 <= len(done) < len(loads), "the kill must land mid-sweep"
 
     resumed = run_sweep(InverterDelay(), grid={"cl": loads})

@@ -113,7 +113,7 @@ class PointCache:
         """Store `record` atomically (temporary file + rename)."""
         p = self.path(key)
         p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-", suffix=".json")
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-", suffix=".part")  # never matches *.json
         try:
             with os.fdopen(fd, "w") as fh:
                 json.dump(record, fh)
