@@ -40,9 +40,8 @@ def _time_accumulator(profile: str, progress: bool) -> dict[str, Any]:
 #: block name -> characterization function (profile, progress) -> calibration dict
 BLOCKS: dict[str, Callable[[str, bool], dict[str, Any]]] = {"cell": _cell, "row-driver": _row_driver,
                                                             "time-accumulator": _time_accumulator}
-#: blocks still in development: calibrated only when named, not by ``--block all``, and no
-#: calibration of theirs is shipped (row driver: issue #4; see the README)
-IN_DEVELOPMENT = frozenset({"row-driver"})
+#: blocks still in development: calibrated only when named, not by ``--block all`` (none now)
+IN_DEVELOPMENT: frozenset[str] = frozenset()
 
 
 def calibration_file(block: str) -> str:

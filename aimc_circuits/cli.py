@@ -75,7 +75,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
                 held = sec.get("held_out", {})
                 print(f"  {name}: fit residual RMS {sec['fit'].get('rms_pct_fs', float('nan')):.3f} %, held-out RMS "
                       f"{held.get('rms_pct_fs', float('nan')):.3f} % / max {held.get('max_pct_fs', float('nan')):.3f} % "
-                      f"({sec.get('quality_units', '% of full scale')})")
+                      f"({sec.get('quality_units') or sec.get('units') or '% of full scale'})")
     return 0
 
 
