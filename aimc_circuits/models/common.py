@@ -13,22 +13,22 @@ from ..paths import CALIBRATION_DIR
 __all__ = ["check_int_codes", "read_calibration"]
 
 
-def check_int_codes(name: str, a: Any, hi: int) -> np.ndarray:
-    """Integer codes 0..hi (ints, or floats with integral values) as int64; ParameterError
+def check_int_codes(name: str, a: Any, hi: int, lo: int = 0) -> np.ndarray:
+    """Integer codes lo..hi (ints, or floats with integral values) as int64; ParameterError
     naming the bad value and the allowed range otherwise (nothing is clipped or rounded)."""
     arr = np.asarray(a)
     if arr.dtype.kind == "f":
         if not np.all(np.isfinite(arr)):
-            raise ParameterError(f"{name} contains NaN or inf; allowed: integers 0..{hi}")
+            raise ParameterError(f"{name} contains NaN or inf; allowed: integers {lo}..{hi}")
         frac = arr != np.round(arr)
         if np.any(frac):
             raise ParameterError(f"{name} contains the non-integer {float(arr[frac].ravel()[0])!r}; "
-                                 f"allowed: integers 0..{hi}")
+                                 f"allowed: integers {lo}..{hi}")
     elif arr.dtype.kind not in "iu":
-        raise ParameterError(f"{name} must be integers 0..{hi} (got dtype {arr.dtype})")
-    if arr.size and (arr.min() < 0 or arr.max() > hi):
-        bad = arr.min() if arr.min() < 0 else arr.max()
-        raise ParameterError(f"{name} contains {bad}; allowed: integers 0..{hi}")
+        raise ParameterError(f"{name} must be integers {lo}..{hi} (got dtype {arr.dtype})")
+    if arr.size and (arr.min() < lo or arr.max() > hi):
+        bad = arr.min() if arr.min() < lo else arr.max()
+        raise ParameterError(f"{name} contains {bad}; allowed: integers {lo}..{hi}")
     return arr.astype(np.int64)
 
 
