@@ -7,7 +7,7 @@ setup:
 	bash scripts/setup.sh
 
 run: setup
-	$(VENV)/bin/aimc demo
+	$(VENV)/bin/aimc metrics
 
 test: setup
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
@@ -17,6 +17,7 @@ test-slow: setup
 
 bench: setup
 	$(VENV)/bin/python benchmarks/spice_overhead.py
+	$(VENV)/bin/python benchmarks/evaluator_speed.py
 
 calibrate: setup
 	$(VENV)/bin/aimc calibrate --block all --profile $(or $(PROFILE),fast)

@@ -1,4 +1,4 @@
-"""Command line: ``aimc pdk [install]``, ``aimc calibrate``, ``aimc demo``."""
+"""Command line: ``aimc metrics``, ``aimc pdk [install]``, ``aimc calibrate``, ``aimc demo``."""
 from __future__ import annotations
 
 import argparse
@@ -79,6 +79,19 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_metrics(args: argparse.Namespace) -> int:
+    """The macro's metrics from the shipped calibration (no ngspice needed)."""
+    from .macro import Macro, MacroConfig
+    from .macro.metrics import format_metrics
+
+    cfg = MacroConfig.load(args.config) if args.config else MacroConfig()
+    if args.chips is not None or args.batch is not None:
+        cfg = cfg.replace(**{k: v for k, v in (("n_chips", args.chips), ("workload_batch", args.batch)) if v is not None})
+    m = Macro.from_config(cfg).metrics()
+    print(json.dumps(m, indent=2) if args.json else format_metrics(m))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``aimc`` command."""
     ap = argparse.ArgumentParser(prog="aimc", description="aimc_circuits: sky130 AiMC macro modeling")
@@ -95,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--out", help="output directory (default: calibration/)")
     c.add_argument("--quiet", action="store_true", help="no progress output")
     c.set_defaults(func=_cmd_calibrate)
+    m = sub.add_parser("metrics", help="the macro's TOPS, TOPS/W, latency, energy and computing error")
+    m.add_argument("--config", help="macro configuration (TOML); default: the reference macro")
+    m.add_argument("--json", action="store_true", help="machine-readable output")
+    m.add_argument("--chips", type=int, help="chip instances for the error spread (default: config n_chips = 10)")
+    m.add_argument("--batch", type=int, help="vectors of the default workload (default: config workload_batch)")
+    m.set_defaults(func=_cmd_metrics)
     d = sub.add_parser("demo", help="simulate real sky130 devices: inverter delay/energy, MOSFET Vth")
     d.add_argument("--progress", action="store_true", help="print sweep progress")
     d.set_defaults(func=_cmd_demo)

@@ -16,7 +16,7 @@ import numpy as np
 
 from .common import minimize, params_to_dict, quality
 
-__all__ = ["ramp_d", "vtc_charge", "fit_vtc", "acc_voltage", "fit_accumulator", "fit_tdc", "tdc_time", "VTC_KEYS", "V_FIT_MAX"]
+__all__ = ["ramp_d", "vtc_charge", "vtc_terms", "fit_vtc", "acc_voltage", "fit_accumulator", "fit_tdc", "tdc_time", "VTC_KEYS", "V_FIT_MAX"]
 
 FC = 1e-15
 VTC_KEYS = ("k0p", "k0n", "k1p", "k1n", "c0", "c1", "e0", "e1", "a0", "a1", "w", "b2", "b3")
@@ -39,6 +39,12 @@ def vtc_charge(p: dict[str, float], v: np.ndarray, vref: np.ndarray, group: np.n
     c, e: the constant charge of the two td-extended pulses (sink/source mismatch x td, and its
     drift along the ramp); k: the pump current / ramp slope per sign; the tanh term: the extra
     gain near x = 0 where both pulses' edges move (comparator interaction)."""
+    const, lin, near0, _ = vtc_terms(p, v, vref, group, vdd)
+    return const + lin + near0
+
+
+def vtc_terms(p: dict[str, float], v: np.ndarray, vref: np.ndarray, group: np.ndarray, vdd: float):
+    """The three terms of :func:`vtc_charge` (constant, pump k x, near-zero a w tanh(x/w)) and x."""
     vref = np.asarray(vref, dtype=float)
     x = ramp_d(v, vdd, p["b2"], p["b3"]) - ramp_d(vref, vdd, p["b2"], p["b3"])
     g1 = np.asarray(group) == 1
@@ -47,7 +53,7 @@ def vtc_charge(p: dict[str, float], v: np.ndarray, vref: np.ndarray, group: np.n
         return np.where(g1, p[key + "1"], p[key + "0"])
 
     k = np.where(x >= 0, np.where(g1, p["k1p"], p["k0p"]), np.where(g1, p["k1n"], p["k0n"]))
-    return by_g("c") + by_g("e") * (vdd - vref) + k * x + by_g("a") * p["w"] * np.tanh(x / p["w"])
+    return by_g("c") + by_g("e") * (vdd - vref), k * x, by_g("a") * p["w"] * np.tanh(x / p["w"]), x
 
 
 def fit_vtc(v, vref, group, q, vdd: float, held_out: tuple | None = None) -> dict[str, Any]:

@@ -498,6 +498,13 @@ class Macro:
             res["energy_j"] = self.energy(xi, wo)
         return res
 
+    def metrics(self, n_chips: int | None = None, batch: int | None = None) -> dict[str, Any]:
+        """TOPS, TOPS/W, latency, energy per VMM by block, error_fs_pct / error_sig_pct on the
+        default workload with the spread over chip instances (see :mod:`aimc_circuits.macro.metrics`)."""
+        from .metrics import compute_metrics
+
+        return compute_metrics(self, n_chips=n_chips, batch=batch)
+
     def full_scale(self) -> float:
         """Range of x @ w the output codes represent: 2^output_bits codes x the readout's LSB."""
         c = self.config

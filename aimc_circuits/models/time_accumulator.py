@@ -16,7 +16,7 @@ import numpy as np
 
 from ..blocks.time_accumulator import TADesign
 from ..errors import AimcError, ParameterError
-from ..fit.time_accumulator import VTC_KEYS, acc_voltage, tdc_time, vtc_charge
+from ..fit.time_accumulator import VTC_KEYS, acc_voltage, tdc_time, vtc_terms
 from .common import read_calibration
 
 __all__ = ["TAChip", "TimeAccumulatorModel"]
@@ -109,10 +109,13 @@ class TimeAccumulatorModel:
             v = v + chip.offset_v
         if rng is not None:
             v = v + self.sigma_vtc_v * rng.standard_normal(np.broadcast_shapes(v.shape, vref.shape))
-        q = vtc_charge(self.p_vtc, v, vref, self.group, d.vdd)
-        if chip is not None:
-            q = q * (1 + np.where(q >= 0, chip.gain_pos, chip.gain_neg))
-        return q
+        const, lin, near0, x = vtc_terms(self.p_vtc, v, vref, self.group, d.vdd)
+        if chip is None:
+            return const + lin + near0
+        # per-channel gains: the pump term by its sign (the Monte Carlo extraction measures them at
+        # |dV| = 0.1..0.3 V, where that term dominates), the near-zero term with their mean
+        return (const + lin * (1 + np.where(x >= 0, chip.gain_pos, chip.gain_neg))
+                + near0 * (1 + (chip.gain_pos + chip.gain_neg) / 2))
 
     def accumulate(self, q_sum: Any) -> np.ndarray:
         """Accumulator voltage (V) at TDC start for a total charge (C)."""

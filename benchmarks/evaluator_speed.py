@@ -1,0 +1,67 @@
+"""Evaluator speed: `macro.vmm` with every non-ideality on vs float32 numpy matmuls, same run.
+
+B = 4096 vectors on the reference 1024 x 256 macro. Prints, each the best of several repeats:
+  * one plain float32 matmul (B, 1024) @ (1024, 256) -- the baseline;
+  * the matmuls the model needs: one per capacitor group converted separately (2 groups), done as
+    the evaluator does them (8 sub-arrays x [2 groups + reference column]);
+  * macro.vmm, everything on (noise, mismatch chip, quantization, clipping);
+  * macro.vmm with noise off (rng=None), to show what the noise draws cost;
+and the ratios (DESIGN target: vmm <= 1.5 x the model's matmuls, i.e. <= 3 x one plain matmul),
+plus evaluated MACs/s.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from aimc_circuits import Macro  # noqa: E402
+
+B, REPEATS = 4096, 7
+
+
+def best(fn, repeats: int = REPEATS) -> float:
+    fn()
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return min(ts)
+
+
+def main() -> None:
+    macro = Macro.default()
+    c = macro.config
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (B, c.n_inputs))
+    w = rng.integers(-128, 128, (c.n_inputs, c.n_outputs))
+    xf, wf = x.astype(np.float32), w.astype(np.float32)
+    wg = np.concatenate([wf, wf, np.ones((c.n_inputs, 2), np.float32)], axis=1)  # 2 groups + reference
+    rows = c.rows_per_subarray
+
+    def model_matmuls():
+        for s in range(c.n_sub):
+            xf[:, s * rows:(s + 1) * rows] @ wg[s * rows:(s + 1) * rows]
+
+    macro.vmm(x[:8], w)  # fold the chip and these weights once (static, not per call)
+    t_mm = best(lambda: xf @ wf)
+    t_model = best(model_matmuls)
+    t_vmm = best(lambda: macro.vmm(x, w, rng=np.random.default_rng(1)))
+    t_quiet = best(lambda: macro.vmm(x, w))
+    macs = B * c.n_inputs * c.n_outputs
+    print(f"B = {B}, {c.n_inputs} x {c.n_outputs}, best of {REPEATS} (seconds)")
+    print(f"  plain float32 matmul                     {t_mm:.4f}")
+    print(f"  model's matmuls (2 groups, per sub-array) {t_model:.4f}  = {t_model / t_mm:.2f} x plain")
+    print(f"  macro.vmm, every non-ideality on         {t_vmm:.4f}  = {t_vmm / t_mm:.2f} x plain, "
+          f"{t_vmm / t_model:.2f} x the model's matmuls")
+    print(f"  macro.vmm, noise off                     {t_quiet:.4f}  = {t_quiet / t_mm:.2f} x plain")
+    print(f"ratio vmm / plain matmul: {t_vmm / t_mm:.2f} (target <= 3.0; peer simulator ~2.9)")
+    print(f"evaluated MACs/s: {macs / t_vmm:.3e} (plain matmul {macs / t_mm:.3e})")
+
+
+if __name__ == "__main__":
+    main()
