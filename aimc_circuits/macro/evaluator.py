@@ -135,7 +135,7 @@ class Macro:
             if want != have:
                 raise ParameterError(f"{name}={want} but the calibration was made for {have}; regenerate the "
                                      f"calibrations for that design (`aimc calibrate`)")
-        if not np.isclose(c.unit_cap_f, self.cell.cu, rtol=1e-3):
+        if not np.isclose(c.unit_cap_f, self.cell.cu, rtol=1e-3, atol=0.0):
             raise ParameterError(f"unit_cap_f={c.unit_cap_f} F but the cell calibration's Cu is {self.cell.cu} F")
         prov = self.cell.calibration.get("provenance", {})
         corner, temp = prov.get("corner", "tt"), float(prov.get("temperature_c", 27.0))

@@ -1,0 +1,297 @@
+"""Macro evaluator (#6): exactness of the ideal macro, the fast path against the direct composition
+of the block models, each non-ideality's direction and size against its physics, seeds, bad inputs,
+configuration, metrics and the CLI. No ngspice needed: everything runs from the shipped calibration."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from aimc_circuits import Macro, MacroConfig, Nonidealities
+from aimc_circuits.cli import main
+from aimc_circuits.errors import AimcError, ParameterError
+from aimc_circuits.models.cell import K_BOLTZMANN, CellChip
+
+QUIET = replace(Nonidealities(), row_noise=False, ktc_noise=False, vtc_noise=False, tdc_noise=False,
+                quantization=False, clipping=False)
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return Macro.default()
+
+
+def small(ni: Nonidealities, **kw) -> Macro:
+    cfg = dict(n_inputs=1024, n_outputs=16, nonidealities=ni, seed=3)
+    cfg.update(kw)
+    return Macro.from_config(MacroConfig(**cfg))
+
+
+def workload(rng, b, n_in, n_out):
+    return rng.integers(0, 256, (b, n_in)), rng.integers(-128, 128, (n_in, n_out))
+
+
+# -- ideal ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("n_in,rows,n_out,b", [(1024, 128, 256, 5), (256, 32, 7, 33), (128, 128, 1, 1),
+                                               (512, 64, 40, 12)])
+def test_ideal_macro_is_exact(ref, n_in, rows, n_out, b):
+    m = Macro.from_config(MacroConfig(n_inputs=n_in, n_outputs=n_out, rows_per_subarray=rows)).ideal()
+    rng = np.random.default_rng(n_in + n_out)
+    x, w = workload(rng, b, n_in, n_out)
+    x[0] = 255  # extremes: the largest magnitude products
+    w[:, 0] = -128
+    assert np.array_equal(m.vmm(x, w), x @ w)
+    assert np.array_equal(m.vmm(x.astype(float), w.astype(np.int8)), x @ w)
+
+
+def test_physical_chain_with_everything_off_reproduces_x_at_w():
+    """Through the analog kernel (clipping on forces it; nothing clips here): float32 rounding only."""
+    m = small(Nonidealities.only("clipping"))
+    x, w = workload(np.random.default_rng(0), 64, 1024, 16)
+    err = m.vmm(x, w) - x @ w
+    assert np.max(np.abs(err)) < 1e-5 * m.full_scale()
+
+
+# -- fast path vs the block models composed directly ------------------------------------------
+def direct_codes(m: Macro, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Continuous TDC code from RowDriverModel -> CellModel -> TimeAccumulatorModel, column by
+    column (no folding, no approximations of the fast path), same chip, noise off."""
+    c = m.config
+    R, J, S, Rs, G = c.n_inputs, c.n_outputs, c.n_sub, c.rows_per_subarray, c.groups
+    xi, wo = m.check_inputs(x, w)
+    rm, cm, ta = m.row, m.cell, m.ta
+    lv = rm.levels(xi, m.chip.row)
+    lv_prev = np.vstack([rm.levels(np.zeros((1, R), int), m.chip.row), lv[:-1]])
+    w_all = np.concatenate([wo, np.full((R, 1), 136)], axis=1)
+    codes = (w_all[..., None] >> (4 * np.arange(G))) & 15
+    caps = 2.0 ** np.arange(4) * (1 + m.chip.cell.cap_err)
+    c_sel = (((codes[..., None] >> np.arange(4)) & 1) * caps).sum((1, 2, 3)) * cm.cu
+    c_tot, r_line = rm.line_params(J, c_sel)
+    xpos = np.append(np.linspace(0, 1, J), 0.0)  # reference column at the driver
+    V = np.empty((len(xi), J + 1, S, G))
+    for j in range(J + 1):
+        vs = rm.sampled_levels(lv, lv_prev, c_tot[None, :], r_line, xpos[j])
+        for s in range(S):
+            sl = slice(s * Rs, (s + 1) * Rs)
+            V[:, j, s, :] = cm.column_voltages(vs[:, sl], w_all[sl, j:j + 1],
+                                               chip=CellChip(cap_err=m.chip.cell.cap_err[sl, j:j + 1]))[:, 0, :]
+    return ta.convert(V[:, :J], V[:, J:J + 1], chip=m.chip.ta)["t_stop"] / ta.design.t_lsb
+
+
+def test_fast_path_matches_direct_composition_of_block_models():
+    """Every static effect on (one chip's mismatch included), noise off: the folded evaluator's
+    continuous code within 0.2 LSB RMS / 0.5 LSB max of the direct composition (measured 0.09 /
+    0.19 LSB; the column signal spans ~28 LSB RMS)."""
+    m = small(QUIET)
+    x, w = workload(np.random.default_rng(5), 24, 1024, 16)
+    xi, wo = m.check_inputs(x, w)
+    fast = m._tn(xi, m.fold(wo), None)
+    d = fast - direct_codes(m, x, w)
+    assert np.sqrt(np.mean(d**2)) < 0.2 and np.max(np.abs(d)) < 0.5
+
+
+# -- each non-ideality alone: direction and size -------------------------------------------
+def noise_sigma(m: Macro, x1: np.ndarray, w: np.ndarray, reps: int = 400) -> np.ndarray:
+    """Per-column standard deviation of y over `reps` repeats of one vector (noise only)."""
+    x = np.repeat(x1[None, :], reps, axis=0)
+    y = m.vmm(x, w, rng=np.random.default_rng(7))
+    return y.std(axis=0, ddof=1)
+
+
+def analytic_ideal_gain(m: Macro) -> float:
+    """dy/dV per unit-weighted group channel in the ideal chain: C_col / u (C in Cu, u = row LSB)."""
+    t = m.row.level_table()
+    return m.config.rows_per_subarray * 15 / float((t[-1] - t[0]) / 255)
+
+
+def test_ktc_noise_matches_analytic_kT_over_C():
+    m = small(Nonidealities.only("ktc_noise"))
+    rng = np.random.default_rng(11)
+    x1, w = rng.integers(0, 256, 1024), rng.integers(-128, 128, (1024, 16))
+    meas = noise_sigma(m, x1, w)
+    kt = K_BOLTZMANN * 300.15
+    C = 128 * 15.0  # ideal column: bit caps only (Cu)
+    codes = (((w + 128)[..., None] >> (4 * np.arange(2))) & 15).reshape(8, 128, 16, 2).sum(1)  # (S, J, G)
+    var_sig = kt / (C * m.cell.cu) * (1 + codes / C)
+    var_ref = kt / (C * m.cell.cu) * (1 + 8 * 128 / C)
+    weight = (16.0 ** np.arange(2) * analytic_ideal_gain(m)) ** 2
+    expect = np.sqrt(((var_sig + var_ref) * weight).sum((0, 2)))
+    np.testing.assert_allclose(meas, expect, rtol=0.12)  # 400 repeats: sampling error ~3.5 % per column
+    assert abs(np.mean(meas / expect) - 1) < 0.03
+
+
+def test_vtc_and_tdc_noise_match_their_jitter():
+    rng = np.random.default_rng(12)
+    x1, w = rng.integers(0, 256, 1024), rng.integers(-128, 128, (1024, 16))
+    m = small(Nonidealities.only("vtc_noise"))
+    s_v = m.ta.sigma_vtc_v
+    expect_v = s_v * analytic_ideal_gain(m) * np.sqrt(8 * (1 + 16.0**2))
+    assert np.mean(noise_sigma(m, x1, w)) == pytest.approx(expect_v, rel=0.05)
+    m = small(Nonidealities.only("tdc_noise"))
+    lsb = float(np.mean(np.abs(m.fold(w + 128)["alpha"])))
+    expect_t = lsb * m.ta.sigma_tdc_s / m.ta.design.t_lsb
+    assert np.mean(noise_sigma(m, x1, w)) == pytest.approx(expect_t, rel=0.05)
+
+
+def test_quantization_error_is_lsb_over_sqrt12(ref):
+    m = small(Nonidealities.only("quantization"))
+    x, w = workload(np.random.default_rng(13), 512, 1024, 16)
+    r = m.evaluate(x, w)
+    assert np.std(r["errors"]) / np.mean(r["lsb"]) == pytest.approx(1 / np.sqrt(12), rel=0.05)
+
+
+def err_rms(m: Macro, x, w, rng=None) -> float:
+    return float(np.sqrt(np.mean(m.evaluate(x, w, rng=rng, energy=False)["errors"] ** 2)))
+
+
+@pytest.mark.parametrize("name,attr", [("cell_mismatch", "sigma_u"), ("row_mismatch", "sigma_gain")])
+def test_mismatch_error_scales_linearly_with_sigma(name, attr):
+    """Static mismatch errors are linear in the mismatch: doubling sigma doubles the RMS error."""
+    x, w = workload(np.random.default_rng(14), 128, 1024, 16)
+    errs = []
+    for k in (1.0, 2.0):
+        cfg = MacroConfig(n_inputs=1024, n_outputs=16, nonidealities=Nonidealities.only(name), seed=3)
+        base = Macro.from_config(cfg)
+        setattr(base.cell if name == "cell_mismatch" else base.row, attr,
+                getattr(base.cell if name == "cell_mismatch" else base.row, attr) * k)
+        m = Macro(cfg, base.cell, base.row, base.ta, chip_seed=3)
+        errs.append(err_rms(m, x, w))
+    assert errs[0] > 0 and errs[1] / errs[0] == pytest.approx(2.0, rel=0.1)
+
+
+def test_row_settling_error_grows_with_row_load():
+    """More columns on a row = more line capacitance and resistance: larger settling error
+    (untrimmed: measured 2.8 / 7.9 / 29 % of the signal at 64 / 256 / 512 columns)."""
+    rng = np.random.default_rng(15)
+    errs = []
+    for n_out in (64, 256, 512):
+        x, w = workload(rng, 128, 1024, n_out)
+        m = small(Nonidealities.only("row_settling"), n_outputs=n_out, column_trim="none")
+        errs.append(err_rms(m, x, w) / np.std(x @ w))
+    assert errs[2] > 2 * errs[1] > 4 * errs[0] > 0
+
+
+def test_column_trim_removes_vtc_offsets():
+    """VTC input offsets (16 mV sigma per channel) are static per column: the per-column digital
+    trim removes most of their error; without a trim they dominate."""
+    x, w = workload(np.random.default_rng(16), 128, 1024, 16)
+    raw = err_rms(small(Nonidealities.only("ta_mismatch"), column_trim="none"), x, w)
+    off = err_rms(small(Nonidealities.only("ta_mismatch"), column_trim="offset"), x, w)
+    both = err_rms(small(Nonidealities.only("ta_mismatch")), x, w)
+    assert raw > 5 * off and both <= off
+
+
+def test_column_parasitics_attenuate_by_the_fitted_ratio():
+    """Parasitic column capacitance attenuates the signal by C_bits / (C_bits + R p_row + p_fix):
+    the readout's design trim gains by the inverse."""
+    on, off = small(Nonidealities.only("cell_parasitics")), small(Nonidealities.only("clipping"))
+    p = on.cell.params
+    c = 128 * 15.0
+    expect = (c + 128 * p["p_row"] + p["p_fix"]) / c
+    assert on._trim()[0] / off._trim()[0] == pytest.approx(expect, rel=0.01)
+
+
+def test_vtc_nonlinearity_is_deterministic_and_significant():
+    x, w = workload(np.random.default_rng(17), 128, 1024, 16)
+    m = small(Nonidealities.only("vtc_nonlinearity"))
+    a, b = m.vmm(x, w), m.vmm(x, w, rng=np.random.default_rng(1))
+    assert np.array_equal(a, b)  # no noise in it
+    assert err_rms(m, x, w) > 0.01 * np.std(x @ w)
+
+
+# -- reproducibility -------------------------------------------------------------------------
+def test_seeds_reproduce_and_differ(ref):
+    x, w = workload(np.random.default_rng(18), 16, 1024, 256)
+    a = ref.vmm(x, w, rng=np.random.default_rng(0))
+    assert np.array_equal(a, ref.vmm(x, w, rng=np.random.default_rng(0)))
+    assert not np.array_equal(a, ref.vmm(x, w, rng=np.random.default_rng(1)))
+    other = ref.with_chip(1)
+    assert not np.array_equal(a, other.vmm(x, w, rng=np.random.default_rng(0)))
+    assert np.array_equal(ref.with_chip(0).vmm(x, w, rng=np.random.default_rng(0)), a)
+
+
+# -- bad inputs ------------------------------------------------------------------------------
+@pytest.mark.parametrize("x,w,match", [
+    (np.full((2, 1024), 256), None, "x contains 256; allowed: integers 0..255"),
+    (np.full((2, 1024), -1), None, "x contains -1"),
+    (None, np.full((1024, 256), 128), "w contains 128; allowed: integers -128..127"),
+    (None, np.full((1024, 256), -129), "w contains -129"),
+    (np.full((2, 1024), 1.5), None, "non-integer 1.5"),
+    (np.full((2, 1024), np.nan), None, "NaN"),
+    (np.zeros((2, 1000), int), None, r"x must have shape \(batch, n_inputs=1024\)"),
+    (np.zeros(1024, int), None, "x must have shape"),
+    (None, np.zeros((1000, 256), int), r"w must have shape \(n_inputs, n_outputs\) = \(1024, 256\)"),
+    (np.array([["a"] * 1024]), None, "must be integers"),
+])
+def test_bad_inputs_raise(ref, x, w, match):
+    x = np.zeros((2, 1024), int) if x is None else x
+    w = np.zeros((1024, 256), int) if w is None else w
+    with pytest.raises(ParameterError, match=match):
+        ref.vmm(x, w)
+
+
+def test_bad_rng_and_configs_raise(ref, tmp_path):
+    with pytest.raises(ParameterError, match="rng must be a numpy Generator"):
+        ref.vmm(np.zeros((1, 1024), int), np.zeros((1024, 256), int), rng=0)
+    for kw, match in [({"n_inputs": 1000}, "multiple of rows_per_subarray"), ({"corner": "xx"}, "corner='xx'"),
+                      ({"n_outputs": 0}, "n_outputs=0"), ({"column_trim": "full"}, "column_trim='full'"),
+                      ({"temperature_c": 400}, "temperature_c=400")]:
+        with pytest.raises(ParameterError, match=match):
+            MacroConfig(**kw)
+    for kw, match in [({"corner": "ss"}, "shipped behavioral models are for 'tt'"),
+                      ({"unit_cap_f": 1e-15}, "unit_cap_f"), ({"output_bits": 10}, "output_bits=10"),
+                      ({"n_inputs": 2048}, "time accumulator has 8 x 2"), ({"t_cell_ns": 2.0}, "shorter than")]:
+        with pytest.raises(ParameterError, match=match):
+            Macro.from_config(MacroConfig(**kw))
+    bad = tmp_path / "bad.toml"
+    bad.write_text("n_outptus = 3\n")
+    with pytest.raises(ParameterError, match="Did you mean 'n_outputs'"):
+        MacroConfig.load(bad)
+    bad.write_text("[nonidealities]\nktc = false\n")
+    with pytest.raises(ParameterError, match="unknown non-ideality 'ktc'"):
+        MacroConfig.load(bad)
+    bad.write_text("n_outputs = \n")
+    with pytest.raises(ParameterError, match="not valid TOML"):
+        MacroConfig.load(bad)
+    with pytest.raises(AimcError, match="no cell calibration"):
+        Macro.from_config(MacroConfig(calibration_dir=str(tmp_path)))
+
+
+def test_toml_config_round_trip(tmp_path):
+    p = tmp_path / "m.toml"
+    p.write_text("n_outputs = 32\npipelined = false\n[nonidealities]\nktc_noise = false\n")
+    m = Macro.from_config(p)
+    assert m.config.n_outputs == 32 and not m.config.nonidealities.ktc_noise
+    assert m.timing()["cycle_ns"] == pytest.approx(m.timing()["latency_ns"])
+
+
+# -- metrics and CLI -------------------------------------------------------------------------
+def test_metrics_definitions(ref):
+    m = ref.metrics(n_chips=3, batch=64)
+    t = ref.timing()
+    assert m["tops"] == pytest.approx(2 * 1024 * 256 / (t["cycle_ns"] * 1e-9) / 1e12)
+    assert m["tops_per_watt"] == pytest.approx(2 * 1024 * 256 / (m["energy_per_vmm_pj"] * 1e-12) / 1e12)
+    assert m["energy_per_vmm_pj"] == pytest.approx(sum(m["energy_breakdown_pj"].values()))
+    # time accumulators: one conversion per column at the calibrated energy
+    assert m["energy_breakdown_pj"]["time_accumulators"] == pytest.approx(256 * ref.ta.e_conversion * 1e12)
+    assert t["latency_ns"] == pytest.approx(t["t_cell_ns"] + t["t_conversion_ns"])
+    assert 0 < m["error_fs_pct"] < 5 and m["error_sig_pct"] > m["error_fs_pct"]
+    assert m["error_fs_pct_chips"]["min"] <= m["error_fs_pct"] <= m["error_fs_pct_chips"]["max"]
+    ideal = ref.ideal().metrics(n_chips=2, batch=16)
+    assert ideal["error_fs_pct"] == 0.0
+
+
+def test_cli_metrics_table_and_json(capsys, tmp_path):
+    assert main(["metrics", "--chips", "2", "--batch", "32"]) == 0
+    out = capsys.readouterr().out
+    assert "TOPS/W" in out and "AiDAC" in out and "sky130" in out
+    assert main(["metrics", "--json", "--chips", "2", "--batch", "32"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert {"tops", "tops_per_watt", "latency_ns", "energy_per_vmm_pj", "energy_breakdown_pj", "error_fs_pct",
+            "error_sig_pct"} <= d.keys()
+    p = tmp_path / "bad.toml"
+    p.write_text("corner = 'ss'\n")
+    assert main(["metrics", "--config", str(p)]) == 1
+    assert "shipped behavioral models" in capsys.readouterr().err
