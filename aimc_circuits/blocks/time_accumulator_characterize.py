@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError
-from ..fit.time_accumulator import acc_voltage, fit_accumulator, fit_tdc, fit_vtc, tdc_time, vtc_charge
+from ..fit.common import quality
+from ..fit.time_accumulator import (acc_voltage, fit_accumulator_order, fit_tdc, fit_vtc, fit_vtc_quality,
+                                    order_charge, tdc_time, vtc_charge)
 from ..paths import netlist_path
 from ..spice.sweep import run_sweep
 from .time_accumulator import (AccumulatorTestbench, ComparatorNoiseTestbench, TADesign, TdcTestbench,
@@ -24,6 +26,10 @@ from .time_accumulator import (AccumulatorTestbench, ComparatorNoiseTestbench, T
 
 __all__ = ["PROFILES", "characterize_time_accumulator", "V_COL_RANGE"]
 
+#: the whole-column level sets come from default_rng(seed + this), apart from the other sweeps
+COLUMN_SEED_OFFSET = 72
+#: ... and the macro-level VTC sets from default_rng(seed + this)
+MACRO_SEED_OFFSET = 73
 #: group column voltages the cells produce (vr - full swing at 128 rows .. vr), V
 V_COL_RANGE = (0.84, 1.8)
 
@@ -31,15 +37,17 @@ V_COL_RANGE = (0.84, 1.8)
 @dataclass(frozen=True)
 class Profile:
     vtc_runs: tuple[int, int]  #: VTC runs (16 channels each): fit, held out
-    column_runs: tuple[int, int]  #: whole-column runs: fit, held out
+    vtc_macro_runs: tuple[int, int]  #: VTC runs at the levels a macro column carries: fit, held out
+    column_runs: tuple[int, int]  #: whole-column runs at the macro's levels: fit, held out
+    spread_column_runs: int  #: whole-column runs with well separated crossings (a check only)
     corners: tuple[tuple[str, float], ...]
     mc_seeds: int
 
 
 PROFILES = {
-    "fast": Profile(vtc_runs=(3, 1), column_runs=(6, 3),
+    "fast": Profile(vtc_runs=(3, 1), vtc_macro_runs=(6, 2), column_runs=(16, 8), spread_column_runs=0,
                     corners=(("tt", 27.0), ("ss", 27.0), ("ff", 27.0), ("tt", -40.0), ("tt", 85.0)), mc_seeds=6),
-    "full": Profile(vtc_runs=(8, 3), column_runs=(10, 4),
+    "full": Profile(vtc_runs=(8, 3), vtc_macro_runs=(12, 4), column_runs=(24, 10), spread_column_runs=12,
                     corners=tuple((c, t) for c in ("tt", "ss", "ff", "sf", "fs") for t in (-40.0, 27.0, 85.0)),
                     mc_seeds=30),
 }
@@ -55,6 +63,13 @@ def _vtc_levels(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     return {"v": v, "vref": vref}
 
 
+def _macro_levels(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """The levels a macro column carries on its default workload: V_ref (reference column, codes
+    8/8) near 1.5 V, each channel within a few tens of mV of it."""
+    vref = rng.uniform(1.3, 1.7, n)
+    return {"v": vref + rng.normal(0.0, 0.025, n), "vref": vref}
+
+
 def _mc_levels(n: int) -> list[dict[str, np.ndarray]]:
     """Three level sets for the Monte Carlo extraction of each channel's (offset, gain+, gain-):
     V_ref mid-range, V 0.3 V below (positive), 0.3 V above (negative), 0.1 V below."""
@@ -62,9 +77,20 @@ def _mc_levels(n: int) -> list[dict[str, np.ndarray]]:
     return [{"v": vref + dv, "vref": vref} for dv in (-0.3, 0.3, -0.1)]
 
 
-def _column_levels(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-    """A column's 16 inputs with a realistic spread (V_ref mid-range, V within ~20 mV of it)
-    and a per-run common shift of up to +-12 mV, so the runs span the output range."""
+def _column_levels(rng: np.random.Generator, n_sub: int, groups: int) -> dict[str, np.ndarray]:
+    """A column's inputs as the macro produces them: one reference level per sub-array (the
+    reference column, codes 8/8, so both groups alike) around a common level 1.3..1.7 V, each
+    channel within ~18 mV of it, plus a per-run common shift of up to +-12 mV so the runs span the
+    output range. All 16 channels cross the ramp within a few tens of mV: overlapping pulses."""
+    vc = rng.uniform(1.3, 1.7)
+    vref = np.repeat(vc + rng.normal(0.0, 0.01, n_sub), groups)
+    v = vref + rng.uniform(-0.012, 0.012) + rng.normal(0.0, 0.018, n_sub * groups)
+    return {"v": v, "vref": vref}
+
+
+def _spread_column_levels(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Columns whose channels cross at well separated times (V_ref 1.1..1.6 V per channel): a
+    check of the accumulator model outside the macro's regime (full profile)."""
     lo, hi = V_COL_RANGE
     vref = rng.uniform(1.1, 1.6, n)
     v = np.clip(vref + rng.uniform(-0.012, 0.012) + rng.normal(0.0, 0.02, n), lo, hi)
@@ -96,8 +122,13 @@ def characterize_time_accumulator(design: TADesign | None = None, profile: str =
     pts += [{**levels[0], "corner": c, "temp": t} for c, t in prof.corners if (c, t) != ("tt", 27.0)]
     pts += [dict(lv) for lv in mc_levels]  # tt references for the Monte Carlo sets
     pts += [{**lv, "corner": "tt_mm", "seed": s} for s in range(1, prof.mc_seeds + 1) for lv in mc_levels]
+    m_fit, m_held = prof.vtc_macro_runs
+    mrng = np.random.default_rng(seed + MACRO_SEED_OFFSET)
+    n_before = len(pts)
+    pts += [_macro_levels(mrng, n_ch) for _ in range(m_fit + m_held)]
     vres = sweep(vtb, pts)
     nominal = vres.records[: n_fit + n_held]
+    macro_fit, macro_held = vres.records[n_before:n_before + m_fit], vres.records[n_before + m_fit:]
 
     def stack(recs):
         ok = [r for r in recs if r.ok]
@@ -106,7 +137,9 @@ def characterize_time_accumulator(design: TADesign | None = None, profile: str =
         return (np.concatenate([r.point["v"] for r in ok]), np.concatenate([r.point["vref"] for r in ok]),
                 np.concatenate([group] * len(ok)), np.concatenate([r.measures["q"] for r in ok]))
 
-    vtc = fit_vtc(*stack(nominal[:n_fit]), d.vdd, held_out=stack(nominal[n_fit:]))
+    vtc = fit_vtc(*stack(nominal[:n_fit] + macro_fit), d.vdd, held_out=stack(nominal[n_fit:] + macro_held))
+    if macro_held:  # held out at the levels a macro column carries alone
+        vtc["held_out_macro_levels"] = fit_vtc_quality(vtc, *stack(macro_held), d.vdd)
     p_vtc = {k: v["value"] for k, v in vtc["params"].items()}
     ref = next(r for r in nominal if r.ok)  # stack() raised if none succeeded
     first = ref.measures
@@ -148,22 +181,42 @@ def characterize_time_accumulator(design: TADesign | None = None, profile: str =
     # whole columns: accumulation error, end-to-end codes, energy
     atb = AccumulatorTestbench(design=d, n_ch=n_ch)
     c_fit, c_held = prof.column_runs
-    clevels = [_column_levels(rng, n_ch) for _ in range(c_fit + c_held)]
-    ares = sweep(atb, [dict(lv) for lv in clevels])
+    crng = np.random.default_rng(seed + COLUMN_SEED_OFFSET)  # column level sets: their own stream
+    clevels = [_column_levels(crng, d.n_sub, d.groups) for _ in range(c_fit + c_held)]
+    srng = np.random.default_rng(seed + COLUMN_SEED_OFFSET + 2)
+    slevels = [_spread_column_levels(srng, n_ch) for _ in range(prof.spread_column_runs)]
+    ares = sweep(atb, [dict(lv) for lv in clevels + slevels])
+
+    shp = (d.n_sub, d.groups)
 
     def col_arrays(recs):
         ok = [r for r in recs if r.ok]
-        qs = np.array([vtc_charge(p_vtc, np.array(r.point["v"]), np.array(r.point["vref"]), group, d.vdd).sum() for r in ok])
-        return qs, np.array([r.measures["v_acc"] for r in ok]), np.array([r.measures["t_stop"] for r in ok]), \
-            np.array([r.measures["e_vdd"] for r in ok])
+        q = [vtc_charge(p_vtc, np.array(r.point["v"]), np.array(r.point["vref"]), group, d.vdd).reshape(shp) for r in ok]
+        lv = [(np.reshape(r.point["v"], shp), np.reshape(r.point["vref"], shp)) for r in ok]
+        return np.array([qq.sum() for qq in q]), np.array([r.measures["v_acc"] for r in ok]), \
+            np.array([r.measures["t_stop"] for r in ok]), np.array([r.measures["e_vdd"] for r in ok]), (q, lv)
 
-    qf, vf, tf, ef = col_arrays(ares.records[:c_fit])
-    qh, vh, th, eh = col_arrays(ares.records[c_fit:])
-    acc = fit_accumulator(qf, vf, d.vmid, held_out=(qh, vh))
-    p_acc = {k: v["value"] for k, v in acc["params"].items()}
+    def f_order(cols, dw):
+        q, lv = cols
+        return np.array([order_charge(qq, v, vr, np.arange(d.groups), dw) for qq, (v, vr) in zip(q, lv)])
+
+    qf, vf, tf, ef, cf = col_arrays(ares.records[:c_fit])
+    qh, vh, th, eh, chh = col_arrays(ares.records[c_fit:c_fit + c_held])
+    def v_c(cols):
+        return np.array([vr.mean() for _, vr in cols[1]])
+
+    acc = fit_accumulator_order(qf, vf, d.vmid, lambda dw: (f_order(cf, dw), f_order(chh, dw)), (v_c(cf), v_c(chh)),
+                                held_out=(qh, vh))
+    ff, fh = f_order(cf, acc["params"]["dw"]["value"]), f_order(chh, acc["params"]["dw"]["value"])
+    if slevels:  # outside the fitted regime: reported, not fitted
+        qs, vs, _, _, cs = col_arrays(ares.records[c_fit + c_held:])
+        pa = {k: v["value"] for k, v in acc["params"].items()}
+        acc["spread_columns_check"] = quality(acc_voltage(pa, qs, d.vmid, f_order(cs, pa["dw"]), v_c(cs)) - vs, 1.0)
+    p_acc = {k: v["value"] for k, v in acc["params"].items()}  # includes dw
     acc["design_c_acc_f"] = 2.0e-15 * d.cacc_w**2  # MIM ~2 fF/um^2 (model card camimc)
     acc["samples"] = {"q_sum": np.concatenate([qf, qh]), "v_acc": np.concatenate([vf, vh]),
-                      "t_stop": np.concatenate([tf, th])}
+                      "t_stop": np.concatenate([tf, th]), "f_order": np.concatenate([ff, fh]),
+                      "v_c": np.concatenate([v_c(cf), v_c(chh)]), "n_fit": len(qf)}
     tdc = fit_tdc(vf, tf, d.vhi, held_out=(vh, th))
     p_tdc = {k: v["value"] for k, v in tdc["params"].items()}
     tdc.update(_tdc_quantization(p_tdc, d))
@@ -171,15 +224,15 @@ def characterize_time_accumulator(design: TADesign | None = None, profile: str =
     if "mc_sigma_gain_rel" in tdc_alone:
         tdc["mc_sigma_lsb_at_mid"] = tdc_alone["mc_sigma_gain_rel"] * 2 ** (d.output_bits - 1)
     # end to end: model chain (VTC -> accumulator -> TDC) vs SPICE stop time on the held-out columns
-    held = [r for r in ares.records[c_fit:] if r.ok]
-    t_model = tdc_time(p_tdc, acc_voltage(p_acc, qh, d.vmid), d.vhi)
+    held = [r for r in ares.records[c_fit:c_fit + c_held] if r.ok]
+    t_model = tdc_time(p_tdc, acc_voltage(p_acc, qh, d.vmid, fh, v_c(chh)), d.vhi)
     fin = np.isfinite(th)
     chain = {"v": [r.point["v"] for r in held], "vref": [r.point["vref"] for r in held], "t_stop_spice": th,
              "t_err_lsb": (t_model[fin] - th[fin]) / d.t_lsb,
              "code_spice": np.floor(th[fin] / d.t_lsb), "code_model": np.floor(t_model[fin] / d.t_lsb)}
     chain["rms_lsb"] = float(np.sqrt(np.mean(chain["t_err_lsb"] ** 2))) if fin.any() else None
     chain["max_lsb"] = float(np.max(np.abs(chain["t_err_lsb"]))) if fin.any() else None
-    e_all = np.concatenate([ef, eh])
+    e_all = np.concatenate([ef, eh])  # energy of the macro-regime columns
     energy = {"e_conversion_j": {"mean": float(np.mean(e_all)), "min": float(np.min(e_all)), "max": float(np.max(e_all))},
               "note": "whole column (ramp, 32 comparators, pumps, TDC, bias) over one conversion incl. full-scale TDC"}
 

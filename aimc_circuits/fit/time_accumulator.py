@@ -5,6 +5,8 @@ fallen when it crosses u) and the ramp's crossing time t(u) = D(d) / S,
 D(d) = d (1 + b2 d + b3 d^2) (the ramp's slope changes as its sink's Vds and the comparator
 gate load change), the two pulses carry the net charge of `vtc_charge` (k = 16^g I0 / S for the
 sink (positive) and source (negative) pumps). Accumulation: V_acc = vmid - Q / C_acc (1 + a2 Q / C_acc), Q = sum of q.
+The pumps' charge also depends on the accumulator voltage they see: x = (Q + beta F) / C_acc with
+F = sum_ch 16^g Q_before(ch) (the charge of the channels that cross earlier on the ramp).
 TDC: t_stop = t0 + (vhi - V_acc) C_acc / I_d (1 + c2 (vhi - V_acc)); code = floor(t_stop / t_lsb).
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 
 from .common import minimize, params_to_dict, quality
 
-__all__ = ["ramp_d", "vtc_charge", "vtc_terms", "fit_vtc", "acc_voltage", "fit_accumulator", "fit_tdc", "tdc_time", "VTC_KEYS", "V_FIT_MAX"]
+__all__ = ["ramp_d", "vtc_charge", "vtc_terms", "fit_vtc", "fit_vtc_quality", "fit_accumulator_order", "order_charge", "V_C0", "acc_voltage", "fit_accumulator", "fit_tdc", "tdc_time", "VTC_KEYS", "V_FIT_MAX"]
 
 FC = 1e-15
 VTC_KEYS = ("k0p", "k0n", "k1p", "k1n", "c0", "c1", "e0", "e1", "a0", "a1", "w", "b2", "b3")
@@ -107,6 +109,18 @@ def fit_vtc(v, vref, group, q, vdd: float, held_out: tuple | None = None) -> dic
     return out
 
 
+def fit_vtc_quality(fit: dict[str, Any], v, vref, group, q, vdd: float) -> dict[str, float]:
+    """Quality of a :func:`fit_vtc` result on other points (same units; levels <= V_FIT_MAX)."""
+    vals = {k: e["value"] for k, e in fit["params"].items()}
+    v, vref, group, q = (np.asarray(a, dtype=float) for a in (v, vref, group, q))
+    inside = np.maximum(v, vref) <= V_FIT_MAX
+    fs = np.where(group == 1, vals["k1p"], vals["k0p"])
+    out = quality(((vtc_charge(vals, v, vref, group, vdd) - q) / fs)[inside], 1.0)
+    out["rms_fc_by_group"] = [float(np.sqrt(np.mean((vtc_charge(vals, v, vref, group, vdd) - q)[inside & (group == g)] ** 2)) / FC)
+                              for g in (0, 1)]
+    return out
+
+
 def _vtc_nonlinearity(p: dict[str, float], vdd: float, span: float = 0.96) -> float:
     """Max deviation of D(d) from its end-point line over d in 0..span, in % of span."""
     d = np.linspace(0, span, 200)
@@ -115,29 +129,66 @@ def _vtc_nonlinearity(p: dict[str, float], vdd: float, span: float = 0.96) -> fl
     return float(100 * np.max(np.abs(D - line)) / D[-1])
 
 
-def acc_voltage(p: dict[str, float], q_sum: np.ndarray, vmid: float) -> np.ndarray:
-    """Accumulator voltage (V) at TDC start for a total pump charge q_sum (C)."""
-    x = np.asarray(q_sum, dtype=float) / p["c_acc"]
-    return vmid + p["dv0"] - x * (1 + p["a2"] * x)
+def order_charge(q: np.ndarray, v: np.ndarray, vref: np.ndarray, group: np.ndarray, dw: float) -> np.ndarray:
+    """F = sum over channels ch of 16^g(ch) x (charge the other channels put on the accumulator
+    before ch's pulses), the channel axes (..., n_sub, groups) last. The ramp falls from vdd, so a
+    channel's pulses start when it reaches L = max(V, V_ref); a channel ch' counts as before ch by
+    s = clip(1/2 + (L_ch' - L_ch) / (2 dw), 0, 1): fully when it crosses more than dw (V of ramp,
+    about one pulse duration) earlier, half when they cross together (overlapping pulses)."""
+    q, v, vref = (np.asarray(a, dtype=float) for a in (q, v, vref))
+    shape = np.broadcast_shapes(q.shape, v.shape, vref.shape)
+    lead = shape[:-2]
+    qf = np.broadcast_to(q, shape).reshape(lead + (-1,))
+    lv = np.maximum(np.broadcast_to(v, shape), np.broadcast_to(vref, shape)).reshape(lead + (-1,))
+    w = np.broadcast_to(16.0 ** np.asarray(group, dtype=float), shape[-2:]).reshape(-1)
+    s = np.clip(0.5 + (lv[..., None, :] - lv[..., :, None]) / (2 * dw), 0.0, 1.0)  # [..., ch, ch']
+    n = w.size
+    s = s * (1 - np.eye(n))
+    return np.einsum("c,...cd,...d->...", w, s, qf)
 
 
-def fit_accumulator(q_sum: np.ndarray, v_acc: np.ndarray, vmid: float, held_out: tuple | None = None) -> dict[str, Any]:
-    """V_acc = vmid - Q / C (1 + a2 Q / C): fit C (F) and a2 (1/V) to column runs; quality in %
-    of the accumulator's 1 V swing."""
-    q_sum, v_acc = np.asarray(q_sum, float), np.asarray(v_acc, float)
+#: centre of the reference-level term of the accumulator model (V)
+V_C0 = 1.5
+
+
+def acc_voltage(p: dict[str, float], q_sum: np.ndarray, vmid: float, f_order: np.ndarray | float = 0.0,
+                v_c: np.ndarray | float = V_C0) -> np.ndarray:
+    """Accumulator voltage (V) at TDC start for a total pump charge q_sum (C), the order term
+    f_order (C, :func:`order_charge`: each pump's charge changes with the accumulator voltage it
+    sees, i.e. with the charge accumulated before it) and the column's mean reference level v_c
+    (V: where on the ramp the channels cross together; gamma is its measured offset)."""
+    x = (np.asarray(q_sum, dtype=float) + p.get("beta", 0.0) * np.asarray(f_order, dtype=float)) / p["c_acc"]
+    return vmid + p["dv0"] + p.get("gamma", 0.0) * (np.asarray(v_c, dtype=float) - V_C0) - x * (1 + p["a2"] * x)
+
+
+def fit_accumulator(q_sum: np.ndarray, v_acc: np.ndarray, vmid: float, f_order: np.ndarray,
+                    v_c: np.ndarray, held_out: tuple | None = None) -> dict[str, Any]:
+    """V_acc = vmid + dv0 - x (1 + a2 x), x = (Q + beta F) / C: fit C (F), a2 (1/V), dv0 (V) and
+    beta to whole-column runs (Q: sum of the channel charges, F: :func:`order_charge`); quality
+    in % of the accumulator's 1 V swing. Held out: (Q, V_acc, F, v_c)."""
+    q_sum, v_acc, f_order, v_c = (np.asarray(a, float) for a in (q_sum, v_acc, f_order, v_c))
     p = lmfit.Parameters()
-    c0 = float(np.sum(q_sum**2) / np.sum(q_sum * (vmid - v_acc))) if np.any(q_sum) else 2e-13
+    # start from the linear solution V = v0 + s Q + t F (leastsq finds a poor local minimum otherwise)
+    (v0, slope, t, gam), *_ = np.linalg.lstsq(np.column_stack([np.ones_like(q_sum), q_sum, f_order, v_c - V_C0]),
+                                              v_acc, rcond=None)
+    c0 = -1.0 / slope if slope < 0 else 3e-13
     p.add("c_acc", value=c0, min=1e-15)
     p.add("a2", value=0.0, min=-2, max=2)
-    p.add("dv0", value=0.0, min=-0.2, max=0.2)
+    p.add("dv0", value=float(np.clip(v0 - vmid, -0.19, 0.19)), min=-0.2, max=0.2)
+    p.add("beta", value=float(np.clip(t / slope, -0.09, 0.09)) if slope < 0 else 0.0, min=-0.1, max=0.1)
+    p.add("gamma", value=float(np.clip(gam, -0.9, 0.9)), min=-1, max=1)
 
-    res = minimize(lambda pp: acc_voltage(pp.valuesdict(), q_sum, vmid) - v_acc, p)
+    res = minimize(lambda pp: acc_voltage(pp.valuesdict(), q_sum, vmid, f_order, v_c) - v_acc, p)
     vals = res.params.valuesdict()
-    out = {"params": params_to_dict(res.params), "fit": quality(acc_voltage(vals, q_sum, vmid) - v_acc, 1.0),
-           "model": "V_acc = vmid + dv0 - x (1 + a2 x), x = Q / c_acc (V, C)", "quality_units": "% of 1 V"}
+    no_order = dict(vals, beta=0.0, gamma=0.0)
+    out = {"params": params_to_dict(res.params),
+           "fit": quality(acc_voltage(vals, q_sum, vmid, f_order, v_c) - v_acc, 1.0),
+           "model": "V_acc = vmid + dv0 + gamma (v_c - 1.5) - x (1 + a2 x), x = (Q + beta F) / c_acc, "
+                    "F = sum_ch 16^g Q_before(ch), v_c = mean reference level (V, C)", "quality_units": "% of 1 V"}
     if held_out is not None:
-        hq, hv = (np.asarray(a, float) for a in held_out)
-        out["held_out"] = quality(acc_voltage(vals, hq, vmid) - hv, 1.0)
+        hq, hv, hf, hc = (np.asarray(a, float) for a in held_out)
+        out["held_out"] = quality(acc_voltage(vals, hq, vmid, hf, hc) - hv, 1.0)
+        out["held_out_without_order_and_level_terms"] = quality(acc_voltage(no_order, hq, vmid) - hv, 1.0)
     return out
 
 
@@ -146,6 +197,22 @@ def tdc_time(p: dict[str, float], v_acc: np.ndarray, vhi: float) -> np.ndarray:
     x = vhi - np.asarray(v_acc, dtype=float)
     t = p["t0"] + p["t1"] * x * (1 + p["c2"] * x)
     return np.where(x > 0, np.maximum(t, 0.0), 0.0)
+
+
+def fit_accumulator_order(q_sum, v_acc, vmid: float, f_of_dw, v_c, held_out=None,
+                          dws: tuple[float, ...] = (0.02, 0.04, 0.06, 0.08, 0.1)) -> dict[str, Any]:
+    """:func:`fit_accumulator` with the order term's overlap width dw (V) chosen from `dws` by the
+    fit residual; f_of_dw(dw) -> (F of the fit runs, F of the held-out runs); v_c: (fit, held out)."""
+    best = None
+    for dw in dws:
+        ff, fh = f_of_dw(dw)
+        out = fit_accumulator(q_sum, v_acc, vmid, ff, v_c[0],
+                              held_out=None if held_out is None else (held_out[0], held_out[1], fh, v_c[1]))
+        if best is None or out["fit"]["rms_pct_fs"] < best[1]["fit"]["rms_pct_fs"]:
+            best = (dw, out)
+    dw, out = best
+    out["params"]["dw"] = {"value": dw, "stderr": None, "note": f"chosen from {list(dws)} V by the fit residual"}
+    return out
 
 
 def fit_tdc(v_init: np.ndarray, t_stop: np.ndarray, vhi: float, held_out: tuple | None = None) -> dict[str, Any]:

@@ -29,7 +29,8 @@ float32 matmul per sub-array (both groups and the reference column at once: 2 ma
 plus one pass over the (sub-array, batch, column, group) charges in cache-sized chunks.
 
 Approximations of the fast path (quantified against the direct composition of the block models
-in ``tests/test_macro.py``; all well below one output LSB on the default workload):
+in ``tests/test_macro.py``, noise off, codes inside the range: about 0.5 LSB RMS after the column
+trim, dominated by the crossing-order term below):
 
 * row mismatch is offset + gain (first order in the gain); the per-row bit-weight spread of the
   Monte Carlo fit (INL spread between rows, sigma <= 1.0 LSB per code measured) is not modeled;
@@ -37,7 +38,11 @@ in ``tests/test_macro.py``; all well below one output LSB on the default workloa
   differs between rows by a few %: error ~0.1 % of the previous level's share);
 * the ramp curvature D(d) is applied to second order around the reference crossing
   (cubic term b3 dd^3 left out: < 0.1 % of a channel's charge for |dd| < 50 mV), group 0's
-  ramp curvature to first order and group 0's near-zero term (a0 = 0.4 % of k0) left out;
+  ramp curvature to first order and group 0's near-zero term (a0 ~1 % of k0) left out;
+* the accumulator's crossing-order term (each channel's pumps see the charge the channels
+  crossing before them delivered): pairwise over the channels' reference levels, plus the first-
+  order correction for channels whose V is above V_ref (they cross first); the clipping of the
+  pairwise overlap weight is applied on the reference levels only;
 * noise (row, kT/C, VTC) is referred to the column charge through each channel's small-signal
   gain at zero difference (an upper bound: the gain is highest there), one draw per column;
   row-driver noise is treated as independent per column (it is common to the row).
@@ -57,6 +62,7 @@ from ..errors import ParameterError
 from ..models.cell import K_BOLTZMANN, CellChip, CellModel
 from ..models.common import check_int_codes
 from ..models.row_driver import RowChip, RowDriverModel
+from ..fit.time_accumulator import V_C0
 from ..models.time_accumulator import TAChip, TimeAccumulatorModel
 from .config import MacroConfig, Nonidealities
 
@@ -289,6 +295,8 @@ class Macro:
         WT = np.empty((S, G * (J + 1), Rs + 1), dtype=np.float32)
         WT[:, :, :Rs] = np.transpose(Wt, (0, 3, 2, 1)).reshape(S, G * (J + 1), Rs)
         WT[:, :, Rs] = np.transpose(delta, (0, 2, 1)).reshape(S, G * (J + 1)) / (1 + mu)
+        for g in range(G):  # signal rows give V_ref - V directly: the reference row subtracted in the weights
+            WT[:, g * (J + 1):g * (J + 1) + J, :] -= WT[:, g * (J + 1) + J, None, :]
         # time accumulator coefficients per channel (S, G, J)
         pv = tm.p_vtc
         if ni.vtc_nonlinearity:
@@ -322,15 +330,17 @@ class Macro:
         slope0 = (kpc + knc) / 2 + a_ch  # dq/dx at x = 0, (S, G, J)
         pa, pt = dict(tm.p_acc), dict(tm.p_tdc)
         if not ni.acc_tdc_nonlinearity:
-            pa.update(a2=0.0, dv0=0.0)
+            pa.update(a2=0.0, dv0=0.0, beta=0.0, gamma=0.0)
             pt.update(t0=0.0, c2=0.0)
         ped = (v0 / u) * (w_ob.astype(np.float64) - 2 ** (c.weight_bits - 1) - REF_CODE).sum(0)  # (J,)
         return {"WT": WT, "mu": mu, "table": table.astype(np.float32), "v0": v0, "u": u, "ped": ped,
                 "a2c_ref": a2c[:, J, :], "b2": b2, "b3": b3, "c_g": c_g, "e_g": e_g,
                 "kbar": col((kpc + knc) / 2), "dk": col((kpc - knc) / 2), "abar": col(a_ch * pv["w"]),
                 "inv_w": np.float32(1.0 / pv["w"]),
+                "slope_mean": slope0.mean(axis=2),
                 "var_q0": (slope0**2 * np.transpose(var_v[:, :J, :], (0, 2, 1))).reshape(S * G, J).T.copy(),
-                "sd_ref": np.sqrt(var_v[:, J, :]), "pa": pa, "pt": pt,
+                "sd_ref": np.sqrt(var_v[:, J, :]), "pa": pa, "pt": pt, "beta_order": float(pa.get("beta", 0.0)),
+                "dw": float(pa.get("dw", 0.06)),
                 "tdc_gain": (1 + self.chip.ta.tdc_gain)[:, None] if self.chip.ta is not None else None,
                 "J": J, "G": G, "S": S, "Rs": Rs}
 
@@ -355,6 +365,23 @@ class Macro:
                 list(ex.map(task, range(len(chunks))))
         return out
 
+    @staticmethod
+    def _order_factor(dl: np.ndarray, f: dict[str, Any]) -> np.ndarray:
+        """The accumulator's order term as a per-channel charge factor, (S, G, cb):
+        1 + beta sum_{ch != ch'} 16^g(ch) s(L_ch' - L_ch) (see ``order_charge``: each channel's pumps
+        see the charge of the channels crossing the ramp before them). The macro takes each channel's
+        crossing level L from its reference column (L = V_ref); the time-accumulator model takes
+        max(V, V_ref) per channel (the difference is measured in tests/test_macro.py)."""
+        S, G, cb = dl.shape
+        if not f["beta_order"]:
+            return np.ones_like(dl)
+        lv = -dl.reshape(S * G, cb).T  # (cb, ch): higher level = smaller d = crosses earlier
+        w = np.tile(16.0 ** np.arange(G), S)
+        sm = np.clip(0.5 + (lv[:, None, :] - lv[:, :, None]) / (2 * f["dw"]), 0.0, 1.0)  # [b, ch, ch']
+        sm *= 1 - np.eye(S * G)
+        w_after = np.einsum("c,bcd->bd", w, sm)
+        return (1 + f["beta_order"] * w_after).T.reshape(S, G, cb)
+
     def _chunk(self, xi: np.ndarray, b0: int, b1: int, f: dict[str, Any], gen: np.random.Generator | None) -> np.ndarray:
         """Continuous code of vectors b0..b1-1, shape (J, b1 - b0)."""
         ni = self.ni
@@ -378,23 +405,40 @@ class Macro:
         acc = np.zeros((J, cb), dtype=np.float32)
         tmp = np.empty((J, cb), dtype=np.float32)
         tmp2 = np.empty((J, cb), dtype=np.float32)
+        order = bool(f["beta_order"])
+        if order:  # channels whose V is above V_ref cross (and pulse) earlier: first-order correction
+            tmp3 = np.empty((J, cb), dtype=np.float32)
+            acc_u = [np.zeros((J, cb), dtype=np.float32) for _ in range(G)]  # sum_ch min(dd, 0) per group
+            acc_qu = np.zeros((J, cb), dtype=np.float32)  # sum_ch q min(dd, 0)
+            acc_raw = np.zeros((J, cb), dtype=np.float32)  # sum_ch q without the order factor
         const = np.zeros(cb)
         d1sq = np.empty((S * G, cb))
-        noise_ref = gen is not None and (ni.ktc_noise or ni.row_noise)
+        # reference column of every sub-array first: its levels set the VTC gains and the order in
+        # which the channels cross the ramp (the accumulator's order term)
+        ref_rows = [g * J1 + J for g in range(G)]
+        dl_all = np.einsum("sgk,bsk->sgb", f["WT"][:, ref_rows, :], Le, optimize=True).astype(np.float64)
+        # the reference column's sampling noise is common to all columns: one charge per vector below
+        n_ref = (f["sd_ref"][:, :, None] * gen.standard_normal(dl_all.shape)
+                 if gen is not None and (ni.ktc_noise or ni.row_noise) else None)
+        fac = self._order_factor(dl_all, f)  # (S, G, cb)
         for s in range(S):
             Y = f["WT"][s] @ Le[:, s, :].T  # (G (J+1), cb) float32
             for g in range(G):
                 Yg = Y[g * J1:g * J1 + J]
-                dl = Y[g * J1 + J].astype(np.float64)
-                if noise_ref:
-                    dl = dl + f["sd_ref"][s, g] * gen.standard_normal(cb)
+                dl = dl_all[s, g]
                 a2c = f["a2c_ref"][s, g]
                 dref = dl + a2c * dl * dl
                 d1 = 1 + 2 * b2 * dref + 3 * b3 * dref * dref
-                d1sq[s * G + g] = d1 * d1
-                const += c_g[g] + e_g[g] * dref
+                d1sq[s * G + g] = (d1 * fac[s, g]) ** 2
+                cst = c_g[g] + e_g[g] * dref  # the channel's pulse-pair constant charge
+                if not order:
+                    const += cst
                 g1 = (d1 * (1 + 2 * a2c * dl)).astype(np.float32)
-                Yg -= dl.astype(np.float32)
+                if n_ref is not None:  # the whole column moves with the reference's noise
+                    const -= f["slope_mean"][s, g] * d1 * fac[s, g] * n_ref[s, g]
+                if order:
+                    np.minimum(Yg, 0.0, out=tmp3)  # -(V - V_ref) where V is above V_ref
+                    acc_u[g] += tmp3
                 if g == 0:  # group 0: ramp curvature to first order
                     Yg *= g1
                 else:  # second order around the reference crossing
@@ -403,18 +447,32 @@ class Macro:
                     Yg *= tmp2
                 np.abs(Yg, out=tmp)
                 tmp *= dk[s, g]
-                acc += tmp
                 if g > 0:
                     np.multiply(Yg, inv_w, out=tmp2)
                     np.tanh(tmp2, out=tmp2)
                     tmp2 *= abar[s, g]
-                    acc += tmp2
                 Yg *= kbar[s, g]
+                Yg += tmp
+                if g > 0:
+                    Yg += tmp2
+                if order:  # the whole channel charge enters the order term
+                    Yg += cst.astype(np.float32)
+                    tmp3 *= Yg
+                    acc_qu += tmp3
+                    acc_raw += Yg
+                    Yg *= fac[s, g].astype(np.float32)
                 acc += Yg
-        q = acc.astype(np.float64) + const  # (J, cb) total charge per column (C)
+        q = acc.astype(np.float64) + const
+        if order:  # F += (W sum q u - Q sum w u) / (2 dw), u = max(V - V_ref, 0) = -min(dd, 0)
+            w_tot = S * sum(16.0**g for g in range(G))
+            q_raw = acc_raw.astype(np.float64)
+            acc_uw = sum(16.0**g * acc_u[g].astype(np.float64) for g in range(G))  # sum_ch 16^g min(dd, 0)
+            q += f["beta_order"] * (q_raw * acc_uw - w_tot * acc_qu) / (2 * f["dw"])  # (J, cb) total charge per column (C)
         pa, pt = f["pa"], f["pt"]
         xq = q / pa["c_acc"]
-        xv = self.ta.design.vhi - (self.ta.design.vmid + pa["dv0"] - xq * (1 + pa["a2"] * xq))
+        v_c = self.ta.design.vdd - (dl_all + f["a2c_ref"][:, :, None] * dl_all**2).mean(axis=(0, 1))  # mean V_ref
+        v_acc = self.ta.design.vmid + pa["dv0"] + pa.get("gamma", 0.0) * (v_c - V_C0) - xq * (1 + pa["a2"] * xq)
+        xv = self.ta.design.vhi - v_acc
         t = pt["t0"] + pt["t1"] * xv * (1 + pt["c2"] * xv)
         if f["tdc_gain"] is not None:
             t *= f["tdc_gain"]

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..blocks.time_accumulator import TADesign
 from ..errors import AimcError, ParameterError
-from ..fit.time_accumulator import VTC_KEYS, acc_voltage, tdc_time, vtc_terms
+from ..fit.time_accumulator import V_C0, VTC_KEYS, acc_voltage, order_charge, tdc_time, vtc_terms
 from .common import read_calibration
 
 __all__ = ["TAChip", "TimeAccumulatorModel"]
@@ -117,9 +117,11 @@ class TimeAccumulatorModel:
         return (const + lin * (1 + np.where(x >= 0, chip.gain_pos, chip.gain_neg))
                 + near0 * (1 + (chip.gain_pos + chip.gain_neg) / 2))
 
-    def accumulate(self, q_sum: Any) -> np.ndarray:
-        """Accumulator voltage (V) at TDC start for a total charge (C)."""
-        return acc_voltage(self.p_acc, q_sum, self.design.vmid)
+    def accumulate(self, q_sum: Any, f_order: Any = 0.0, v_c: Any = V_C0) -> np.ndarray:
+        """Accumulator voltage (V) at TDC start for a total charge (C), the crossing-order term
+        (C, :func:`aimc_circuits.fit.time_accumulator.order_charge`) and the column's mean
+        reference level v_c (V)."""
+        return acc_voltage(self.p_acc, q_sum, self.design.vmid, f_order, v_c)
 
     def stop_time(self, v_acc: Any, chip: TAChip | None = None, rng: np.random.Generator | None = None) -> np.ndarray:
         """TDC stop time (s from TDC start), (..., n_out); 0 when V_acc is at or above vhi."""
@@ -142,7 +144,9 @@ class TimeAccumulatorModel:
         'v_acc', 't_stop', 'code', 'saturated' (code at full scale or V_acc at/above vhi)}."""
         q = self.charges(v, vref, chip, rng)
         q_sum = q.sum(axis=(-2, -1))
-        v_acc = self.accumulate(q_sum)
+        v_cross = np.asarray(v, dtype=float) + (chip.offset_v if chip is not None else 0.0)  # comparator offsets move the crossing
+        v_acc = self.accumulate(q_sum, order_charge(q, v_cross, vref, self.group, self.p_acc.get("dw", 0.06)),
+                                np.broadcast_to(vref, q.shape).mean(axis=(-2, -1)))
         t = self.stop_time(v_acc, chip, rng)
         code = self.codes(t)
         return {"q": q, "q_sum": q_sum, "v_acc": v_acc, "t_stop": t, "code": code,
