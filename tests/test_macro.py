@@ -315,3 +315,10 @@ def test_cli_metrics_table_and_json(capsys, tmp_path):
     p.write_text("corner = 'ss'\n")
     assert main(["metrics", "--config", str(p)]) == 1
     assert "shipped behavioral models" in capsys.readouterr().err
+
+
+def test_reference_config_file_is_the_default():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "configs" / "reference.toml"
+    assert MacroConfig.load(path) == MacroConfig()
