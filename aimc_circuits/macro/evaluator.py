@@ -212,6 +212,17 @@ class Macro:
         """The reference column's stored word: REF_CODE in every group."""
         return sum(REF_CODE << (self.config.bits_per_group * g) for g in range(self.config.groups))
 
+    def _pedestal(self) -> int:
+        """The reference word minus the offset-binary zero: the analog chain computes
+        x @ (w - pedestal) (8 for 4-bit groups); the readout adds pedestal x sum(x) back."""
+        return self._ref_word() - 2 ** (self.config.weight_bits - 1)
+
+    def _analog_target(self, x: np.ndarray, w_ob: np.ndarray, ped: np.ndarray) -> np.ndarray:
+        """What the analog chain represents, in x @ w units: x @ w - pedestal sum(x) + the row
+        driver's code-0 level term `ped` (the readout trims are fitted against this)."""
+        w = w_ob - 2 ** (self.config.weight_bits - 1)
+        return (x @ w).astype(float) - float(self._pedestal()) * x.sum(1)[:, None] + ped[None, :]
+
     # -- static fold -----------------------------------------------------------------------
     def fold(self, w_ob: np.ndarray) -> dict[str, Any]:
         """Fold weights (offset-binary codes (R, J)), the chip's mismatch and the row loads into
@@ -233,7 +244,7 @@ class Macro:
             return np.full(J, alpha), np.full(J, beta)
         x = np.random.default_rng(54321).integers(0, 2**c.input_bits, (256, c.n_inputs))
         tn = self._tn(x, f, None)
-        target = (x @ (w_ob - 2 ** (c.weight_bits - 1))).astype(float) - 8.0 * x.sum(1)[:, None] + f["ped"][None, :]
+        target = self._analog_target(x, w_ob, f["ped"])
         if c.column_trim == "offset":
             return np.full(J, alpha), (target - alpha * tn).mean(0)
         tc, yc = tn - tn.mean(0), target - target.mean(0)
@@ -255,11 +266,10 @@ class Macro:
         n = codes.reshape(S, Rs, J + 1, G).sum(1).astype(float)
         C = c_bits + (Rs * p["p_row"] + p["p_fix"] if ni.cell_parasitics else 0.0)
         # row driver: static level L(x) = beta_r L_nom(x) + alpha_r; sampled = A + B level + m level_prev
-        table = rm.level_table() if ni.row_inl else None
-        v0 = float(rm.level_table()[0])
-        u = float((rm.level_table()[-1] - v0) / 255.0)
-        if table is None:
-            table = v0 + u * np.arange(256)
+        fitted = rm.level_table()
+        v0 = float(fitted[0])
+        u = float((fitted[-1] - v0) / 255.0)
+        table = fitted if ni.row_inl else v0 + u * np.arange(256)
         if self.chip.row is not None:
             beta = 1.0 + self.chip.row.d_gain
             alpha = self.chip.row.d_off - self.chip.row.d_gain * v0
@@ -332,7 +342,7 @@ class Macro:
         if not ni.acc_tdc_nonlinearity:
             pa.update(a2=0.0, dv0=0.0, beta=0.0, gamma=0.0)
             pt.update(t0=0.0, c2=0.0)
-        ped = (v0 / u) * (w_ob.astype(np.float64) - 2 ** (c.weight_bits - 1) - REF_CODE).sum(0)  # (J,)
+        ped = (v0 / u) * (w_ob.astype(np.float64) - 2 ** (c.weight_bits - 1) - self._pedestal()).sum(0)  # (J,)
         return {"WT": WT, "mu": mu, "table": table.astype(np.float32), "v0": v0, "u": u, "ped": ped,
                 "a2c_ref": a2c[:, J, :], "b2": b2, "b3": b3, "c_g": c_g, "e_g": e_g,
                 "kbar": col((kpc + knc) / 2), "dk": col((kpc - knc) / 2), "abar": col(a_ch * pv["w"]),
@@ -509,7 +519,7 @@ class Macro:
         w = rng.integers(-half, half, (c.n_inputs, c.n_outputs))
         fn = nominal._fold(w + half)
         tn = nominal._tn(x, fn, None)
-        target = (x @ w).astype(float) - 8.0 * x.sum(1)[:, None] + fn["ped"][None, :]
+        target = self._analog_target(x, w + half, fn["ped"])
         A = np.column_stack([tn.ravel(), np.ones(tn.size)])
         (alpha, beta), *_ = np.linalg.lstsq(A, target.ravel(), rcond=None)
         self._trim_cache = (float(alpha), float(beta))
@@ -533,7 +543,7 @@ class Macro:
         """(y, code, saturated) of the analog chain and the digital readout."""
         tn = self._tn(xi, f, rng)
         code, sat = self._codes(tn)
-        y = f["alpha"] * code + f["beta"] + 8.0 * xi.sum(1, dtype=np.int64)[:, None] - f["ped"][None, :]
+        y = f["alpha"] * code + f["beta"] + float(self._pedestal()) * xi.sum(1, dtype=np.int64)[:, None] - f["ped"][None, :]
         return y, code, sat
 
     def evaluate(self, x: Any, w: Any, rng: np.random.Generator | None = None, energy: bool = True) -> dict[str, Any]:
