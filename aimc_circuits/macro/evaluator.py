@@ -50,13 +50,14 @@ trim, dominated by the crossing-order term below):
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ..errors import ParameterError
 from ..models.cell import K_BOLTZMANN, CellChip, CellModel
@@ -64,6 +65,7 @@ from ..models.common import check_int_codes
 from ..models.row_driver import RowChip, RowDriverModel
 from ..fit.time_accumulator import V_C0
 from ..models.time_accumulator import TAChip, TimeAccumulatorModel
+from . import kernel
 from .config import MacroConfig, Nonidealities
 
 __all__ = ["Chip", "Macro"]
@@ -71,6 +73,52 @@ __all__ = ["Chip", "Macro"]
 REF_CODE = 8  #: reference column's code in every group (offset-binary zero of a 4-bit group)
 CHUNK = 512  #: vectors per chunk of the kernel (its (columns x chunk) arrays stay in cache)
 N_THREADS = max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8))
+
+
+_BLAS: list[ThreadpoolController] = []
+_POOL: list[ThreadPoolExecutor] = []
+
+
+def _executor() -> ThreadPoolExecutor:
+    """The evaluator's worker threads (one per core, started once)."""
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(N_THREADS, thread_name_prefix="aimc-macro"))
+    return _POOL[0]
+
+
+class _Workspaces:
+    """Per-chunk work arrays (row levels, matmul outputs, column codes), reused between chunks
+    and calls: a fresh 10 MB array per chunk costs more in page faults than the chunk's kernel."""
+
+    def __init__(self) -> None:
+        self._free: dict[tuple[int, ...], list[tuple[np.ndarray, ...]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, int, int, int, int]) -> tuple[np.ndarray, ...]:
+        with self._lock:
+            free = self._free.get(key)
+            if free:
+                return free.pop()
+        S, G, J, Rs, cb = key
+        return (np.empty((S, cb, Rs + 1), dtype=np.float32), np.empty((S, G * (J + 1), cb), dtype=np.float32),
+                np.empty((J, cb)))
+
+    def put(self, key: tuple[int, int, int, int, int], ws: tuple[np.ndarray, ...]) -> None:
+        with self._lock:
+            free = self._free.setdefault(key, [])
+            if len(free) < N_THREADS:
+                free.append(ws)
+
+
+_workspaces = _Workspaces()
+
+
+def _blas_threads(n: int):
+    """Context limiting BLAS to n threads (the chunks already use a thread per core); the
+    controller is found once (finding it costs ~1.5 ms, limiting it ~10 us)."""
+    if not _BLAS:
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0].limit(limits=n, user_api="blas")
 
 
 @dataclass(frozen=True)
@@ -194,9 +242,11 @@ class Macro:
                     ta if ni.ta_mismatch else None)
 
     # -- input checks ----------------------------------------------------------------------
-    def check_inputs(self, x: Any, w: Any) -> tuple[np.ndarray, np.ndarray]:
+    def check_inputs(self, x: Any, w: Any, x_range: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """x: (B, n_inputs) codes 0..2^input_bits-1; w: (n_inputs, n_outputs) codes -2^(wb-1)..2^(wb-1)-1.
-        Returns (x, w + 2^(wb-1)) as integer arrays; ParameterError otherwise (nothing clipped)."""
+        Returns (x, w + 2^(wb-1)) as integer arrays; ParameterError otherwise (nothing clipped).
+        x_range=False leaves the range of an integer x to the evaluator's pass (which checks it
+        while it reads x, and raises the same error)."""
         c = self.config
         xa, wa = np.asarray(x), np.asarray(w)
         if xa.ndim != 2 or xa.shape[1] != c.n_inputs:
@@ -204,9 +254,20 @@ class Macro:
         if wa.shape != (c.n_inputs, c.n_outputs):
             raise ParameterError(f"w must have shape (n_inputs, n_outputs) = ({c.n_inputs}, {c.n_outputs}); got {wa.shape}")
         half = 2 ** (c.weight_bits - 1)
-        xi = check_int_codes("x", xa, 2**c.input_bits - 1) if xa.dtype != np.uint8 else xa
+        top = 2**c.input_bits - 1
+        if xa.dtype.kind in "iu" and xa.size and xa.dtype.itemsize <= 8:  # no copy
+            if x_range:  # one compiled pass
+                self._check_x_bounds(*kernel.code_bounds(xa))
+            xi = xa
+        else:
+            xi = check_int_codes("x", xa, top)
         wi = check_int_codes("w", wa, half - 1, lo=-half)
         return xi, wi + half
+
+    def _check_x_bounds(self, lo: int, hi: int) -> None:
+        top = 2**self.config.input_bits - 1
+        if lo < 0 or hi > top:
+            raise ParameterError(f"x contains {lo if lo < 0 else hi}; allowed: integers 0..{top}")
 
     def _ref_word(self) -> int:
         """The reference column's stored word: REF_CODE in every group."""
@@ -326,7 +387,6 @@ class Macro:
             gn = np.transpose(self.chip.ta.gain_neg[:, :S], (1, 2, 0))
         kpc, knc = kp[None, :, None] * (1 + gp), kn[None, :, None] * (1 + gn)
         a_ch = a_g[None, :, None] * (1 + (gp + gn) / 2)
-        col = lambda a: np.ascontiguousarray(a[..., None], dtype=np.float32)  # noqa: E731  (S, G, J, 1)
         # noise: voltage variance per channel (V^2), referred to the column charge in the kernel
         var_v = np.zeros((S, J + 1, G))
         if ni.vtc_noise:
@@ -343,168 +403,88 @@ class Macro:
             pa.update(a2=0.0, dv0=0.0, beta=0.0, gamma=0.0)
             pt.update(t0=0.0, c2=0.0)
         ped = (v0 / u) * (w_ob.astype(np.float64) - 2 ** (c.weight_bits - 1) - self._pedestal()).sum(0)  # (J,)
-        return {"WT": WT, "mu": mu, "table": table.astype(np.float32), "v0": v0, "u": u, "ped": ped,
-                "a2c_ref": a2c[:, J, :], "b2": b2, "b3": b3, "c_g": c_g, "e_g": e_g,
-                "kbar": col((kpc + knc) / 2), "dk": col((kpc - knc) / 2), "abar": col(a_ch * pv["w"]),
-                "inv_w": np.float32(1.0 / pv["w"]),
+        d = self.ta.design
+        gamma = pa.get("gamma", 0.0)
+        p = kernel.params(
+            b2=b2, b3=b3, inv_w=1.0 / pv["w"], beta_order=pa.get("beta", 0.0), dw=pa.get("dw", 0.06),
+            c_acc=pa["c_acc"], a2_acc=pa["a2"], v_acc0=d.vmid + pa["dv0"] - gamma * V_C0, gamma=gamma,
+            vdd=d.vdd, vhi=d.vhi, t0=pt["t0"], t1=pt["t1"], tc2=pt["c2"],
+            kq=(pt["t1"] / pa["c_acc"]) ** 2 if (ni.vtc_noise or ni.ktc_noise or ni.row_noise) else 0.0,
+            s_tdc2=self.ta.sigma_tdc_s**2 if ni.tdc_noise else 0.0, t_lsb=d.t_lsb, ped=self._pedestal(),
+            w_tot=S * sum(16.0**g for g in range(G)))
+        return {"WT": WT, "mu": mu, "table": table.astype(np.float32), "v0": v0, "u": u, "ped": ped, "p": p,
+                "a2c_ref": np.ascontiguousarray(a2c[:, J, :]), "c_g": c_g.astype(float), "e_g": e_g.astype(float),
+                "kch": np.ascontiguousarray(np.stack([(kpc + knc) / 2, (kpc - knc) / 2, a_ch * pv["w"]]), dtype=np.float32),
                 "slope_mean": slope0.mean(axis=2),
                 "var_q0": (slope0**2 * np.transpose(var_v[:, :J, :], (0, 2, 1))).reshape(S * G, J).T.copy(),
-                "sd_ref": np.sqrt(var_v[:, J, :]), "pa": pa, "pt": pt, "beta_order": float(pa.get("beta", 0.0)),
-                "dw": float(pa.get("dw", 0.06)),
-                "tdc_gain": (1 + self.chip.ta.tdc_gain)[:, None] if self.chip.ta is not None else None,
+                "sd_ref": np.sqrt(var_v[:, J, :]),
+                "tdc_gain": 1 + self.chip.ta.tdc_gain if self.chip.ta is not None else np.zeros(0),
                 "J": J, "G": G, "S": S, "Rs": Rs}
 
-    # -- the kernel ------------------------------------------------------------------------
-    def _tn(self, xi: np.ndarray, f: dict[str, Any], rng: np.random.Generator | None) -> np.ndarray:
-        """Continuous TDC code (stop time / t_lsb), (B, n_outputs): the whole analog chain, in
-        batch chunks run on a thread per core (each chunk: its own noise stream, derived from rng)."""
-        Bn = xi.shape[0]
+    # -- the per-vector pass ---------------------------------------------------------------
+    def _run(self, xi: np.ndarray, f: dict[str, Any], rng: np.random.Generator | None,
+             readout: bool, codes: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """The analog chain for every vector, in batch chunks run on a thread per core (each chunk:
+        its own noise stream, derived from rng). readout False: (continuous TDC code, None, None);
+        True: (y, code, saturated) of the digital readout (code, saturated None if not codes)."""
+        Bn, J = xi.shape[0], f["J"]
         chunks = [(b0, min(Bn, b0 + CHUNK)) for b0 in range(0, Bn, CHUNK)]
         seeds = rng.integers(0, 2**63, len(chunks)) if rng is not None else [None] * len(chunks)
-        out = np.empty((Bn, f["J"]), dtype=np.float64)
+        bounds: list[tuple[int, int]] = [(0, 0)] * len(chunks)
+        y = np.empty((Bn, J))
+        codes = codes and readout
+        code = np.empty((Bn, J)) if codes else np.empty((0, 0))
+        sat = np.empty((Bn, J), dtype=bool) if codes else np.empty((0, 0), dtype=bool)
+        if readout:
+            ro = (f["alpha"].astype(np.float64), f["beta"].astype(np.float64), f["ped"], True,
+                  self.ni.quantization, self.ni.clipping, float(2**self.config.output_bits - 1))
+        else:
+            ro = (np.zeros(J), np.zeros(J), np.zeros(J), False, False, False, 0.0)
 
         def task(k: int) -> None:
             b0, b1 = chunks[k]
-            out[b0:b1] = self._chunk(xi, b0, b1, f, None if seeds[k] is None else np.random.default_rng(seeds[k])).T
+            bounds[k] = self._chunk(xi, b0, b1, f, None if seeds[k] is None else np.random.default_rng(seeds[k]),
+                                    ro, y, code, sat)
 
         if len(chunks) == 1 or N_THREADS == 1:
             for k in range(len(chunks)):
                 task(k)
         else:
-            with threadpool_limits(1), ThreadPoolExecutor(N_THREADS) as ex:
-                list(ex.map(task, range(len(chunks))))
-        return out
+            with _blas_threads(1):
+                list(_executor().map(task, range(len(chunks))))
+        self._check_x_bounds(min(b[0] for b in bounds), max(b[1] for b in bounds))
+        if not readout:
+            return y, None, None
+        return (y, code, sat) if codes else (y, None, None)
 
-    @staticmethod
-    def _order_factor(dl: np.ndarray, f: dict[str, Any]) -> np.ndarray:
-        """The accumulator's order term as a per-channel charge factor, (S, G, cb):
-        1 + beta sum_{ch != ch'} 16^g(ch) s(L_ch' - L_ch) (see ``order_charge``: each channel's pumps
-        see the charge of the channels crossing the ramp before them). The macro takes each channel's
-        crossing level L from its reference column (L = V_ref); the time-accumulator model takes
-        max(V, V_ref) per channel (the difference is measured in tests/test_macro.py)."""
-        S, G, cb = dl.shape
-        if not f["beta_order"]:
-            return np.ones_like(dl)
-        lv = -dl.reshape(S * G, cb).T  # (cb, ch): higher level = smaller d = crosses earlier
-        w = np.tile(16.0 ** np.arange(G), S)
-        sm = np.clip(0.5 + (lv[:, None, :] - lv[:, :, None]) / (2 * f["dw"]), 0.0, 1.0)  # [b, ch, ch']
-        sm *= 1 - np.eye(S * G)
-        w_after = np.einsum("c,bcd->bd", w, sm)
-        return (1 + f["beta_order"] * w_after).T.reshape(S, G, cb)
+    def _tn(self, xi: np.ndarray, f: dict[str, Any], rng: np.random.Generator | None) -> np.ndarray:
+        """Continuous TDC code (stop time / t_lsb), (B, n_outputs)."""
+        return self._run(xi, f, rng, readout=False)[0]
 
-    def _chunk(self, xi: np.ndarray, b0: int, b1: int, f: dict[str, Any], gen: np.random.Generator | None) -> np.ndarray:
-        """Continuous code of vectors b0..b1-1, shape (J, b1 - b0)."""
+    def _chunk(self, xi: np.ndarray, b0: int, b1: int, f: dict[str, Any], gen: np.random.Generator | None,
+               ro: tuple, y: np.ndarray, code: np.ndarray, sat: np.ndarray) -> tuple[int, int]:
+        """Vectors b0..b1-1: row levels, one float32 matmul per sub-array (both groups and the
+        reference column), then the compiled channel / accumulator / TDC / readout pass.
+        Returns the (min, max) input code read."""
         ni = self.ni
         S, Rs, J, G = f["S"], f["Rs"], f["J"], f["G"]
-        J1, cb = J + 1, b1 - b0
-        # row levels of vectors b0-1 .. b1-1 (code 0 before the first), with a constant-1 input
-        L = np.empty((cb + 1, S, Rs + 1), dtype=np.float32)
-        L[:, :, Rs] = 1.0
-        if b0 == 0:
-            L[0, :, :Rs] = f["table"][0]
-            np.take(f["table"], xi[:b1].reshape(cb, S, Rs), out=L[1:, :, :Rs], mode="clip")
-        else:
-            np.take(f["table"], xi[b0 - 1:b1].reshape(cb + 1, S, Rs), out=L[:, :, :Rs], mode="clip")
-        if ni.row_settling:
-            Le = L[:-1] * np.float32(f["mu"])
-            Le += L[1:]
-        else:
-            Le = L[1:]
-        b2, b3, c_g, e_g = f["b2"], f["b3"], f["c_g"], f["e_g"]
-        kbar, dk, abar, inv_w = f["kbar"], f["dk"], f["abar"], f["inv_w"]
-        acc = np.zeros((J, cb), dtype=np.float32)
-        tmp = np.empty((J, cb), dtype=np.float32)
-        tmp2 = np.empty((J, cb), dtype=np.float32)
-        order = bool(f["beta_order"])
-        if order:  # channels whose V is above V_ref cross (and pulse) earlier: first-order correction
-            tmp3 = np.empty((J, cb), dtype=np.float32)
-            acc_u = [np.zeros((J, cb), dtype=np.float32) for _ in range(G)]  # sum_ch min(dd, 0) per group
-            acc_qu = np.zeros((J, cb), dtype=np.float32)  # sum_ch q min(dd, 0)
-            acc_raw = np.zeros((J, cb), dtype=np.float32)  # sum_ch q without the order factor
-        const = np.zeros(cb)
-        d1sq = np.empty((S * G, cb))
-        # reference column of every sub-array first: its levels set the VTC gains and the order in
-        # which the channels cross the ramp (the accumulator's order term)
-        ref_rows = [g * J1 + J for g in range(G)]
-        dl_all = np.einsum("sgk,bsk->sgb", f["WT"][:, ref_rows, :], Le, optimize=True).astype(np.float64)
-        # the reference column's sampling noise is common to all columns: one charge per vector below
-        n_ref = (f["sd_ref"][:, :, None] * gen.standard_normal(dl_all.shape)
-                 if gen is not None and (ni.ktc_noise or ni.row_noise) else None)
-        fac = self._order_factor(dl_all, f)  # (S, G, cb)
-        for s in range(S):
-            Y = f["WT"][s] @ Le[:, s, :].T  # (G (J+1), cb) float32
-            for g in range(G):
-                Yg = Y[g * J1:g * J1 + J]
-                dl = dl_all[s, g]
-                a2c = f["a2c_ref"][s, g]
-                dref = dl + a2c * dl * dl
-                d1 = 1 + 2 * b2 * dref + 3 * b3 * dref * dref
-                d1sq[s * G + g] = (d1 * fac[s, g]) ** 2
-                cst = c_g[g] + e_g[g] * dref  # the channel's pulse-pair constant charge
-                if not order:
-                    const += cst
-                g1 = (d1 * (1 + 2 * a2c * dl)).astype(np.float32)
-                if n_ref is not None:  # the whole column moves with the reference's noise
-                    const -= f["slope_mean"][s, g] * d1 * fac[s, g] * n_ref[s, g]
-                if order:
-                    np.minimum(Yg, 0.0, out=tmp3)  # -(V - V_ref) where V is above V_ref
-                    acc_u[g] += tmp3
-                if g == 0:  # group 0: ramp curvature to first order
-                    Yg *= g1
-                else:  # second order around the reference crossing
-                    np.multiply(Yg, (b2 + 3 * b3 * dref).astype(np.float32), out=tmp2)
-                    tmp2 += g1
-                    Yg *= tmp2
-                np.abs(Yg, out=tmp)
-                tmp *= dk[s, g]
-                if g > 0:
-                    np.multiply(Yg, inv_w, out=tmp2)
-                    np.tanh(tmp2, out=tmp2)
-                    tmp2 *= abar[s, g]
-                Yg *= kbar[s, g]
-                Yg += tmp
-                if g > 0:
-                    Yg += tmp2
-                if order:  # the whole channel charge enters the order term
-                    Yg += cst.astype(np.float32)
-                    tmp3 *= Yg
-                    acc_qu += tmp3
-                    acc_raw += Yg
-                    Yg *= fac[s, g].astype(np.float32)
-                acc += Yg
-        q = acc.astype(np.float64) + const
-        if order:  # F += (W sum q u - Q sum w u) / (2 dw), u = max(V - V_ref, 0) = -min(dd, 0)
-            w_tot = S * sum(16.0**g for g in range(G))
-            q_raw = acc_raw.astype(np.float64)
-            acc_uw = sum(16.0**g * acc_u[g].astype(np.float64) for g in range(G))  # sum_ch 16^g min(dd, 0)
-            q += f["beta_order"] * (q_raw * acc_uw - w_tot * acc_qu) / (2 * f["dw"])  # (J, cb) total charge per column (C)
-        pa, pt = f["pa"], f["pt"]
-        xq = q / pa["c_acc"]
-        v_c = self.ta.design.vdd - (dl_all + f["a2c_ref"][:, :, None] * dl_all**2).mean(axis=(0, 1))  # mean V_ref
-        v_acc = self.ta.design.vmid + pa["dv0"] + pa.get("gamma", 0.0) * (v_c - V_C0) - xq * (1 + pa["a2"] * xq)
-        xv = self.ta.design.vhi - v_acc
-        t = pt["t0"] + pt["t1"] * xv * (1 + pt["c2"] * xv)
-        if f["tdc_gain"] is not None:
-            t *= f["tdc_gain"]
-        if gen is not None:  # charge noise through the (small-signal) accumulator/TDC gain, plus TDC jitter
-            var_t = np.zeros((J, cb))
-            if ni.vtc_noise or ni.ktc_noise or ni.row_noise:
-                var_t += (pt["t1"] / pa["c_acc"]) ** 2 * (f["var_q0"] @ d1sq)
-            if ni.tdc_noise:
-                var_t += self.ta.sigma_tdc_s**2
-            t += np.sqrt(var_t) * gen.standard_normal((J, cb), dtype=np.float32)
-        return t / self.ta.design.t_lsb
-
-    def _codes(self, tn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(code as float, saturated mask): whole periods (quantization), 0..2^bits-1 (clipping)."""
-        ni, top = self.ni, 2**self.config.output_bits - 1
-        code = np.floor(tn) + 0.5 if ni.quantization else tn
-        sat = np.zeros(tn.shape, dtype=bool)
-        if ni.clipping:
-            lo, hi = (0.5, top + 0.5) if ni.quantization else (0.0, float(top + 1))
-            sat = (code <= lo) | (code >= hi)
-            code = np.clip(code, lo, hi)
-        return code, sat
+        cb = b1 - b0
+        ws = _workspaces.get((S, G, J, Rs, cb))
+        try:
+            Le, Y, tn = ws
+            xsum = np.empty(cb, dtype=np.int64)
+            bounds = kernel.levels(xi, b0, b1, f["table"], f["mu"], Le, xsum)
+            for s in range(S):
+                np.matmul(f["WT"][s], Le[s].T, out=Y[s])
+            # the reference column's sampling noise is common to all columns: one charge per vector
+            n_ref = (f["sd_ref"][:, :, None] * kernel.standard_normal(gen, (S, G, cb))
+                     if gen is not None and (ni.ktc_noise or ni.row_noise) else np.zeros((S, G, 0)))
+            z = kernel.standard_normal(gen, (J, cb)) if gen is not None else np.zeros((J, 0), np.float32)
+            kernel.analog(Y, f["p"], f["a2c_ref"], f["c_g"], f["e_g"], f["kch"], f["slope_mean"], n_ref,
+                          f["var_q0"], f["tdc_gain"], z, b0, xsum, tn, *ro, y, code, sat)
+        finally:
+            _workspaces.put((S, G, J, Rs, cb), ws)
+        return bounds
 
     def _trim(self) -> tuple[float, float]:
         """Design-time readout trim (alpha, beta): least squares of the nominal model's continuous
@@ -529,10 +509,10 @@ class Macro:
     def vmm(self, x: Any, w: Any, rng: np.random.Generator | None = None) -> np.ndarray:
         """The macro's estimate of x @ w, (B, n_outputs) float. rng draws the noise (None: noise off)."""
         self._check_rng(rng)
-        xi, wo = self.check_inputs(x, w)
+        xi, wo = self.check_inputs(x, w, x_range=not self.ni.any_on)
         if not self.ni.any_on:
             return xi.astype(np.float64) @ (wo - 2 ** (self.config.weight_bits - 1)).astype(np.float64)
-        return self._y(xi, self.fold(wo), rng)[0]
+        return self._run(xi, self.fold(wo), rng, readout=True, codes=False)[0]
 
     @staticmethod
     def _check_rng(rng: Any) -> None:
@@ -541,10 +521,7 @@ class Macro:
 
     def _y(self, xi: np.ndarray, f: dict[str, Any], rng: np.random.Generator | None):
         """(y, code, saturated) of the analog chain and the digital readout."""
-        tn = self._tn(xi, f, rng)
-        code, sat = self._codes(tn)
-        y = f["alpha"] * code + f["beta"] + float(self._pedestal()) * xi.sum(1, dtype=np.int64)[:, None] - f["ped"][None, :]
-        return y, code, sat
+        return self._run(xi, f, rng, readout=True)
 
     def evaluate(self, x: Any, w: Any, rng: np.random.Generator | None = None, energy: bool = True) -> dict[str, Any]:
         """y, y_ideal, codes, saturated, errors (y - y_ideal) and (energy=True) the energy per VMM (J) by block."""

@@ -1,0 +1,326 @@
+"""Compiled (numba) kernels of the evaluator's per-vector pass.
+
+The macro's cost per call is its float32 matmuls (BLAS, one per sub-array: both capacitor groups
+and the reference column at once) plus one pass over every (sub-array, group, column, vector)
+channel charge. In numpy that pass took ~20 array operations per channel and ran at ~4 x the
+matmuls (GIL-bound); here it is one fused loop per batch chunk, compiled, vectorized over the
+vectors of the chunk, releasing the GIL so the chunks run on a thread per core.
+
+Every kernel works on one chunk of vectors (b0..b1) and writes its rows of the caller's outputs,
+so the chunks are independent. The maths is the evaluator's (see ``evaluator.py``'s module doc);
+the one approximation added here is ``tanh``: a [7/6] Pade approximant with its argument clamped
+at +-4.783 (max abs error 7.0e-5 of the tanh term's amplitude, i.e. < 1e-3 LSB of the macro), so
+that the loop vectorizes.
+"""
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+from scipy.special import ndtri
+
+__all__ = ["PARAMS", "params", "code_bounds", "levels", "analog", "standard_normal"]
+
+_JIT = {"nogil": True, "cache": True, "fastmath": {"contract", "arcp"}, "error_model": "numpy"}
+
+TANH_CLAMP = 4.783  #: argument clamp of the Pade tanh (minimizes the max error: 7.0e-5)
+
+
+#: the scalar parameters of :func:`analog`, in the order of its float64 vector ``p`` (see :func:`params`)
+PARAMS = ("b2", "b3", "inv_w", "beta_order", "dw", "c_acc", "a2_acc", "v_acc0", "gamma", "vdd", "vhi",
+          "t0", "t1", "tc2", "kq", "s_tdc2", "t_lsb", "ped", "w_tot")
+(_B2, _B3, _INV_W, _BETA_ORDER, _DW, _C_ACC, _A2_ACC, _V_ACC0, _GAMMA, _VDD, _VHI, _T0, _T1, _TC2, _KQ,
+ _S_TDC2, _T_LSB, _PED, _W_TOT) = range(len(PARAMS))
+
+
+def params(**values: float) -> np.ndarray:
+    """The parameter vector of :func:`analog` from every name in :data:`PARAMS`."""
+    if set(values) != set(PARAMS):
+        raise KeyError(f"kernel parameters: missing {sorted(set(PARAMS) - set(values))}, "
+                       f"unknown {sorted(set(values) - set(PARAMS))}")
+    return np.array([float(values[k]) for k in PARAMS])
+
+
+@nb.njit(**_JIT)
+def code_bounds(x):  # pragma: no cover - compiled
+    """(min, max) of an integer array in one pass."""
+    flat = x.ravel()
+    lo = flat[0]
+    hi = flat[0]
+    for v in flat:
+        lo = min(lo, v)
+        hi = max(hi, v)
+    return lo, hi
+
+
+_F = np.float32
+_TC = (_F(TANH_CLAMP), _F(135135.0), _F(17325.0), _F(378.0), _F(62370.0), _F(3150.0), _F(28.0))
+
+
+@nb.njit(**_JIT)
+def _tanh(x):  # pragma: no cover - compiled
+    """[7/6] Pade approximant of tanh in float32, argument clamped at +-TANH_CLAMP (max abs error 7.0e-5)."""
+    cl, n0, n1, n2, d1, d2, d3 = _TC
+    x = min(max(x, -cl), cl)
+    x2 = x * x
+    return x * (n0 + x2 * (n1 + x2 * (n2 + x2))) / (n0 + x2 * (d1 + x2 * (d2 + d3 * x2)))
+
+
+# -- unit normals ------------------------------------------------------------------------------
+# numpy's ziggurat costs ~10 ns a draw here, as much as the rest of the per-vector pass; the
+# evaluator needs one draw per column and vector. This is the inverse-CDF method on 32 random
+# bits: the top 12 bits pick one of 4096 equal-probability bins, the other 20 the position in it;
+# the 4064 inner bins interpolate the quantile function linearly between tabulated knots (max
+# error 1.4e-4 sigma), the 16 outermost bins on each side (|z| > 2.9, 0.78 % of draws) use the
+# rational tail approximation Abramowitz-Stegun 26.2.23 (abs error < 4.5e-4 sigma). The 32-bit
+# resolution truncates the tails at |z| = 6.23 (probability 4.7e-10).
+_NB_BITS = 12
+_N_BINS = 1 << _NB_BITS
+_N_EXACT = 16
+_KNOTS = np.concatenate([[0.0], ndtri(np.arange(1, _N_BINS) / _N_BINS), [0.0]])
+_KNOTS[0], _KNOTS[-1] = _KNOTS[1], _KNOTS[-2]  # bins 0 and N-1 are always solved exactly
+_Z0 = _KNOTS[:-1].astype(np.float32)
+_DZ = np.diff(_KNOTS).astype(np.float32)
+
+
+@nb.njit(**_JIT)
+def _lower_tail(p):  # pragma: no cover - compiled
+    """Phi^-1(p) for p <= 1/2, Abramowitz-Stegun 26.2.23 (abs error < 4.5e-4)."""
+    t = math.sqrt(-2.0 * math.log(p))
+    return -(t - (2.515517 + t * (0.802853 + t * 0.010328)) / (1.0 + t * (1.432788 + t * (0.189269 + t * 0.001308))))
+
+
+@nb.njit(**_JIT)
+def _bin_value(u):  # pragma: no cover - compiled
+    """The linear piece of bin u >> 20 at u's position in it (u: 32 random bits)."""
+    i = u >> np.uint64(32 - _NB_BITS)
+    fr = (np.float32(u & np.uint64((1 << (32 - _NB_BITS)) - 1)) + np.float32(0.5)) * np.float32(1.0 / (1 << (32 - _NB_BITS)))
+    return _Z0[i] + _DZ[i] * fr
+
+
+@nb.njit(**_JIT)
+def _exact(u, z):  # pragma: no cover - compiled
+    """z, or the tail formula's quantile where u falls in one of the outermost bins."""
+    i = u >> np.uint64(32 - _NB_BITS)
+    if i < _N_EXACT:
+        return _lower_tail((np.float64(u) + 0.5) / 4294967296.0)
+    if i >= _N_BINS - _N_EXACT:
+        return -_lower_tail((4294967296.0 - np.float64(u) - 0.5) / 4294967296.0)
+    return z
+
+
+@nb.njit(**_JIT)
+def _normals_from_bits(raw, out):  # pragma: no cover - compiled
+    """out[m], out[n + m] from the low and high 32 bits of raw[m] (n = raw.size, out.size = 2 n)."""
+    n = raw.shape[0]
+    lo32 = np.uint64(0xFFFFFFFF)
+    for m in range(n):  # vectorized: every draw from its bin's linear piece
+        out[m] = _bin_value(raw[m] & lo32)
+        out[n + m] = _bin_value(raw[m] >> np.uint64(32))
+    for m in range(n):  # the outermost bins (0.78 % of draws)
+        out[m] = _exact(raw[m] & lo32, out[m])
+        out[n + m] = _exact(raw[m] >> np.uint64(32), out[n + m])
+
+
+def standard_normal(gen: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """float32 unit normals of `shape` from gen's bit stream (see the section comment)."""
+    n = int(np.prod(shape))
+    nr = (n + 1) // 2
+    out = np.empty(2 * nr, dtype=np.float32)
+    if n:
+        _normals_from_bits(gen.bit_generator.random_raw(nr), out)
+    return out[:n].reshape(shape)
+
+
+@nb.njit(**_JIT)
+def levels(x, b0, b1, table, mu, Le, xsum):  # pragma: no cover - compiled
+    """Row levels the cells sample for vectors b0..b1-1: Le[s, b, r] = L(x[b, s Rs + r]) +
+    mu L(x[b - 1, ...]) (the previous vector's level, code 0 before the first), and the constant
+    input Le[s, b, Rs] = 1 + mu that carries the per-channel offsets; xsum[b] = sum of x[b].
+    Returns (min, max) of the codes read: the caller rejects codes outside the table (they are
+    clamped here only so that nothing is read outside it)."""
+    S, _, Rs1 = Le.shape
+    Rs = Rs1 - 1
+    R = S * Rs
+    top = table.shape[0] - 1
+    prev = np.empty(R, dtype=np.float32)
+    lo = x[b0, 0]
+    hi = x[b0, 0]
+    if b0 == 0:
+        prev[:] = table[0]
+    else:
+        for k in range(R):
+            prev[k] = table[min(max(x[b0 - 1, k], 0), top)]
+    one = np.float32(1.0 + mu)
+    muf = np.float32(mu)
+    for b in range(b1 - b0):
+        tot = 0
+        for s in range(S):
+            for r in range(Rs):
+                k = s * Rs + r
+                c = x[b0 + b, k]
+                lo = min(lo, c)
+                hi = max(hi, c)
+                tot += c
+                cur = table[min(max(c, 0), top)]
+                Le[s, b, r] = cur + muf * prev[k]
+                prev[k] = cur
+            Le[s, b, Rs] = one
+        xsum[b] = tot
+    return lo, hi
+
+
+@nb.njit(**_JIT)
+def analog(Y, p, a2c_ref, c_g, e_g, kch, slope_mean, n_ref, var_q0, tdc_gain, z, b0, xsum, tn,
+           alpha, beta, pedj, readout, quant, clip, top, y_out, code_out, sat_out):  # pragma: no cover
+    """The analog chain after the matmuls, for one chunk, and the digital readout.
+
+    Y: (S, G (J+1), cb) float32, row g (J+1) + j = V_ref - V of channel (s, g) at column j, row
+    g (J+1) + J = the reference column's d = vdd - V_ref. p: scalars (:data:`PARAMS`). a2c_ref (S, G):
+    the reference column's second-order coefficient; c_g, e_g (G): pulse-pair constant charge;
+    kch (3, S, G, J) float32: kbar, dk, abar (the sign-averaged gain, half the sign difference, the
+    near-zero term's amplitude x its width); slope_mean (S, G) and n_ref (S, G, cb or 0): the
+    reference column's sampling noise (a common charge); var_q0 (J, S G): each channel's noise
+    variance (V^2) x its small-signal gain^2; tdc_gain (J or 0); z (J, cb or 0): unit normals;
+    tn (J, >= cb) float64: workspace (reused by the caller: no fresh pages per chunk).
+    readout False: y_out[b0 + b, j] = the continuous TDC code; True: the readout y (and code_out,
+    sat_out unless they are empty), with quantization / clipping as flagged."""
+    S, GJ1, cb = Y.shape
+    G = c_g.shape[0]
+    J1 = GJ1 // G
+    J = J1 - 1
+    SG = S * G
+    b2, b3, inv_w = p[_B2], p[_B3], np.float32(p[_INV_W])
+    beta_o, dw = p[_BETA_ORDER], p[_DW]
+    order = beta_o != 0.0
+    # per channel and vector: from the reference column's level
+    g1 = np.empty((SG, cb), dtype=np.float32)
+    c2 = np.empty((SG, cb), dtype=np.float32)
+    cst = np.empty((SG, cb), dtype=np.float32)
+    fac = np.ones((SG, cb), dtype=np.float32)
+    d1 = np.empty((SG, cb))
+    dl = np.empty((SG, cb))
+    const = np.zeros(cb)
+    vc = np.zeros(cb)
+    for s in range(S):
+        for g in range(G):
+            ch = s * G + g
+            a2c = a2c_ref[s, g]
+            for b in range(cb):
+                d = np.float64(Y[s, g * J1 + J, b])
+                dl[ch, b] = d
+                dr = d + a2c * d * d
+                vc[b] += dr
+                dd = 1.0 + 2.0 * b2 * dr + 3.0 * b3 * dr * dr
+                d1[ch, b] = dd
+                g1[ch, b] = dd * (1.0 + 2.0 * a2c * d)
+                c2[ch, b] = b2 + 3.0 * b3 * dr
+                cv = c_g[g] + e_g[g] * dr
+                cst[ch, b] = cv
+                if not order:
+                    const[b] += cv
+    if order:  # each channel's pumps see the charge of the channels crossing before it
+        w_ch = np.empty(SG)
+        for ch in range(SG):
+            w_ch[ch] = 16.0 ** (ch % G)
+        for c1 in range(SG):
+            for b in range(cb):
+                wa = 0.0
+                for c0 in range(SG):
+                    sm = min(max(0.5 + (dl[c0, b] - dl[c1, b]) / (2.0 * dw), 0.0), 1.0)
+                    wa += w_ch[c0] * sm
+                fac[c1, b] = 1.0 + beta_o * (wa - 0.5 * w_ch[c1])  # the channel itself (sm = 1/2) left out
+    d1sq = np.empty((SG, cb))
+    for ch in range(SG):
+        for b in range(cb):
+            e = d1[ch, b] * fac[ch, b]
+            d1sq[ch, b] = e * e
+            if n_ref.shape[2]:
+                const[b] -= slope_mean[ch // G, ch % G] * e * n_ref[ch // G, ch % G, b]
+    t_lsb, t0, t1, tc2 = p[_T_LSB], p[_T0], p[_T1], p[_TC2]
+    inv_cacc, a2_acc, w_tot, inv_2dw = 1.0 / p[_C_ACC], p[_A2_ACC], p[_W_TOT], 1.0 / (2.0 * dw)
+    # vhi - V_acc = vhi - v_acc0 - gamma (vdd - vc / SG) + xq (1 + a2 xq)
+    v_hi0 = p[_VHI] - p[_V_ACC0] - p[_GAMMA] * p[_VDD]
+    for b in range(cb):
+        vc[b] /= SG
+    kq, s_tdc2 = p[_KQ], p[_S_TDC2]
+    lo, hi = (0.5, top + 0.5) if quant else (0.0, top + 1.0)
+    var = np.empty(cb)
+    acc = np.empty(cb, dtype=np.float32)
+    acc_uw = np.empty(cb, dtype=np.float32)
+    acc_qu = np.empty(cb, dtype=np.float32)
+    acc_raw = np.empty(cb, dtype=np.float32)
+    noisy = z.shape[1] > 0
+    for j in range(J):
+        acc[:] = 0.0
+        acc_uw[:] = 0.0
+        acc_qu[:] = 0.0
+        acc_raw[:] = 0.0
+        for s in range(S):
+            for g in range(G):
+                ch = s * G + g
+                yr, c2r, g1r, cr, fr = Y[s, g * J1 + j], c2[ch], g1[ch], cst[ch], fac[ch]
+                kb, dk, ab = kch[0, s, g, j], kch[1, s, g, j], kch[2, s, g, j]
+                w16 = _F(16.0**g)
+                if order and g == 0:  # group 0's near-zero term: amplitude < 0.01 LSB, left out
+                    for b in range(cb):
+                        y = yr[b]
+                        u = min(y, _F(0.0))
+                        y = y * (y * c2r[b] + g1r[b])
+                        q = kb * y + dk * abs(y) + cr[b]
+                        acc_uw[b] += w16 * u
+                        acc_qu[b] += u * q
+                        acc_raw[b] += q
+                        acc[b] += q * fr[b]
+                elif order:
+                    for b in range(cb):
+                        y = yr[b]
+                        u = min(y, _F(0.0))  # -(V - V_ref) where V is above V_ref
+                        y = y * (y * c2r[b] + g1r[b])  # ramp curvature, second order
+                        q = kb * y + dk * abs(y) + ab * _tanh(y * inv_w) + cr[b]
+                        acc_uw[b] += w16 * u
+                        acc_qu[b] += u * q
+                        acc_raw[b] += q
+                        acc[b] += q * fr[b]
+                else:
+                    for b in range(cb):
+                        y = yr[b]
+                        y = y * (y * c2r[b] + g1r[b])
+                        acc[b] += kb * y + dk * abs(y) + ab * _tanh(y * inv_w)
+        gain = (tdc_gain[j] if tdc_gain.shape[0] else 1.0) / t_lsb
+        tj = tn[j]
+        for b in range(cb):
+            q = acc[b] + const[b]
+            if order:  # first-order correction for channels above V_ref (they cross first)
+                q += beta_o * (np.float64(acc_raw[b]) * acc_uw[b] - w_tot * acc_qu[b]) * inv_2dw
+            xq = q * inv_cacc
+            xv = v_hi0 + p[_GAMMA] * vc[b] + xq * (1.0 + a2_acc * xq)  # vhi - V_acc
+            tj[b] = (t0 + t1 * xv * (1.0 + tc2 * xv)) * gain
+        if noisy:  # charge noise through the channels' small-signal gains, and the TDC's jitter
+            var[:] = s_tdc2
+            for ch in range(SG):
+                vq = kq * var_q0[j, ch]
+                for b in range(cb):
+                    var[b] += vq * d1sq[ch, b]
+            for b in range(cb):  # the stop time's noise (s) in code units
+                tj[b] += np.sqrt(var[b]) * z[j, b] / t_lsb
+    # the digital readout, vector by vector (rows of the outputs)
+    for b in range(cb):
+        if not readout:
+            for j in range(J):
+                y_out[b0 + b, j] = tn[j, b]
+            continue
+        xp = p[_PED] * xsum[b]
+        for j in range(J):
+            code = np.floor(tn[j, b]) + 0.5 if quant else tn[j, b]
+            sat = False
+            if clip:
+                if code <= lo:
+                    code, sat = lo, True
+                elif code >= hi:
+                    code, sat = hi, True
+            if code_out.shape[0]:
+                code_out[b0 + b, j] = code
+                sat_out[b0 + b, j] = sat
+            y_out[b0 + b, j] = alpha[j] * code + beta[j] + xp - pedj[j]
