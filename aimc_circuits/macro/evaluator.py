@@ -71,7 +71,7 @@ from .config import MacroConfig, Nonidealities
 __all__ = ["Chip", "Macro"]
 
 REF_CODE = 8  #: reference column's code in every group (offset-binary zero of a 4-bit group)
-CHUNK = 512  #: vectors per chunk of the kernel (its (columns x chunk) arrays stay in cache)
+CHUNK = 256  #: vectors per chunk of the kernel (its (columns x chunk) arrays stay in cache)
 N_THREADS = max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8))
 
 
@@ -100,7 +100,7 @@ class _Workspaces:
             if free:
                 return free.pop()
         S, G, J, Rs, cb = key
-        return (np.empty((S, cb, Rs + 1), dtype=np.float32), np.empty((S, G * (J + 1), cb), dtype=np.float32),
+        return (np.empty((cb, S * (Rs + 1)), dtype=np.float32), np.empty((S, G * (J + 1), cb), dtype=np.float32),
                 np.empty((J, cb)))
 
     def put(self, key: tuple[int, int, int, int, int], ws: tuple[np.ndarray, ...]) -> None:
@@ -475,7 +475,7 @@ class Macro:
             xsum = np.empty(cb, dtype=np.int64)
             bounds = kernel.levels(xi, b0, b1, f["table"], f["mu"], Le, xsum)
             for s in range(S):
-                np.matmul(f["WT"][s], Le[s].T, out=Y[s])
+                np.matmul(f["WT"][s], Le[:, s * (Rs + 1):(s + 1) * (Rs + 1)].T, out=Y[s])
             # the reference column's sampling noise is common to all columns: one charge per vector
             n_ref = (f["sd_ref"][:, :, None] * kernel.standard_normal(gen, (S, G, cb))
                      if gen is not None and (ni.ktc_noise or ni.row_noise) else np.zeros((S, G, 0)))

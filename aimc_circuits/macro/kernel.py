@@ -69,8 +69,9 @@ def _tanh(x):  # pragma: no cover - compiled
 
 # -- unit normals ------------------------------------------------------------------------------
 # numpy's ziggurat costs ~10 ns a draw here, as much as the rest of the per-vector pass; the
-# evaluator needs one draw per column and vector. This is the inverse-CDF method on 32 random
-# bits: the top 12 bits pick one of 4096 equal-probability bins, the other 20 the position in it;
+# evaluator needs one draw per column and vector. Here the bits come from SplitMix64 run as a
+# counter-based generator (vectorizes) seeded by one draw from the caller's Generator, and go
+# through the inverse CDF on 32 random bits: the top 12 bits pick one of 4096 equal-probability bins, the other 20 the position in it;
 # the 4064 inner bins interpolate the quantile function linearly between tabulated knots (max
 # error 1.4e-4 sigma), the 16 outermost bins on each side (|z| > 2.9, 0.78 % of draws) use the
 # rational tail approximation Abramowitz-Stegun 26.2.23 (abs error < 4.5e-4 sigma). The 32-bit
@@ -110,43 +111,60 @@ def _exact(u, z):  # pragma: no cover - compiled
     return z
 
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
 @nb.njit(**_JIT)
-def _normals_from_bits(raw, out):  # pragma: no cover - compiled
-    """out[m], out[n + m] from the low and high 32 bits of raw[m] (n = raw.size, out.size = 2 n)."""
-    n = raw.shape[0]
+def _splitmix64(z):  # pragma: no cover - compiled
+    """SplitMix64's output function (Steele, Lea, Flood 2014): 64 random bits from a counter."""
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+@nb.njit(**_JIT)
+def _normals(seed, out):  # pragma: no cover - compiled
+    """out[m], out[n + m] (out.size = 2 n) from the low and high 32 bits of SplitMix64's m-th
+    output for `seed` (counter-based: vectorizes, and every chunk has its own seed)."""
+    n = out.shape[0] // 2
     lo32 = np.uint64(0xFFFFFFFF)
     for m in range(n):  # vectorized: every draw from its bin's linear piece
-        out[m] = _bin_value(raw[m] & lo32)
-        out[n + m] = _bin_value(raw[m] >> np.uint64(32))
-    for m in range(n):  # the outermost bins (0.78 % of draws)
-        out[m] = _exact(raw[m] & lo32, out[m])
-        out[n + m] = _exact(raw[m] >> np.uint64(32), out[n + m])
+        r = _splitmix64(seed + np.uint64(m + 1) * _GOLDEN)
+        out[m] = _bin_value(r & lo32)
+        out[n + m] = _bin_value(r >> np.uint64(32))
+    lo_z, hi_z = _Z0[_N_EXACT], _Z0[_N_BINS - _N_EXACT]
+    for m in range(n):  # the outermost bins (0.78 % of draws): their linear pieces lie beyond lo_z, hi_z
+        if out[m] <= lo_z or out[m] >= hi_z or out[n + m] <= lo_z or out[n + m] >= hi_z:
+            r = _splitmix64(seed + np.uint64(m + 1) * _GOLDEN)
+            out[m] = _exact(r & lo32, out[m])
+            out[n + m] = _exact(r >> np.uint64(32), out[n + m])
 
 
 def standard_normal(gen: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """float32 unit normals of `shape` from gen's bit stream (see the section comment)."""
+    """float32 unit normals of `shape`: 32 random bits each (SplitMix64, seeded by one draw from
+    gen), mapped through the inverse CDF (see the section comment)."""
     n = int(np.prod(shape))
-    nr = (n + 1) // 2
-    out = np.empty(2 * nr, dtype=np.float32)
+    out = np.empty(2 * ((n + 1) // 2), dtype=np.float32)
     if n:
-        _normals_from_bits(gen.bit_generator.random_raw(nr), out)
+        _normals(np.uint64(gen.integers(0, 2**64, dtype=np.uint64)), out)
     return out[:n].reshape(shape)
 
 
 @nb.njit(**_JIT)
 def levels(x, b0, b1, table, mu, Le, xsum):  # pragma: no cover - compiled
-    """Row levels the cells sample for vectors b0..b1-1: Le[s, b, r] = L(x[b, s Rs + r]) +
-    mu L(x[b - 1, ...]) (the previous vector's level, code 0 before the first), and the constant
-    input Le[s, b, Rs] = 1 + mu that carries the per-channel offsets; xsum[b] = sum of x[b].
+    """Row levels the cells sample for vectors b0..b1-1. Le (cb, S (Rs + 1)): block s of row b is
+    sub-array s's inputs, L(x[b, s Rs + r]) + mu L(x[b - 1, ...]) (the previous vector's level,
+    code 0 before the first), then the constant input 1 + mu that carries the per-channel offsets
+    (rows written contiguously; the matmuls read the blocks as strided views). xsum[b] = sum of x[b].
     Returns (min, max) of the codes read: the caller rejects codes outside the table (they are
     clamped here only so that nothing is read outside it)."""
-    S, _, Rs1 = Le.shape
-    Rs = Rs1 - 1
-    R = S * Rs
+    R = x.shape[1]
+    S = Le.shape[1] - R  # one constant input per sub-array
+    Rs = R // S
     top = table.shape[0] - 1
     prev = np.empty(R, dtype=np.float32)
-    lo = x[b0, 0]
-    hi = x[b0, 0]
     if b0 == 0:
         prev[:] = table[0]
     else:
@@ -154,20 +172,26 @@ def levels(x, b0, b1, table, mu, Le, xsum):  # pragma: no cover - compiled
             prev[k] = table[min(max(x[b0 - 1, k], 0), top)]
     one = np.float32(1.0 + mu)
     muf = np.float32(mu)
+    lo = x[b0, 0]
+    hi = x[b0, 0]
     for b in range(b1 - b0):
+        xr = x[b0 + b]
+        row = Le[b]
         tot = 0
-        for s in range(S):
-            for r in range(Rs):
-                k = s * Rs + r
-                c = x[b0 + b, k]
-                lo = min(lo, c)
-                hi = max(hi, c)
-                tot += c
-                cur = table[min(max(c, 0), top)]
-                Le[s, b, r] = cur + muf * prev[k]
-                prev[k] = cur
-            Le[s, b, Rs] = one
+        for k in range(R):
+            c = xr[k]
+            lo = min(lo, c)
+            hi = max(hi, c)
+            tot += c
         xsum[b] = tot
+        for s in range(S):
+            o = s * (Rs + 1)
+            k0 = s * Rs
+            for r in range(Rs):
+                cur = table[min(max(xr[k0 + r], 0), top)]
+                row[o + r] = cur + muf * prev[k0 + r]
+                prev[k0 + r] = cur
+            row[o + Rs] = one
     return lo, hi
 
 
