@@ -83,9 +83,9 @@ def direct_codes(m: Macro, x: np.ndarray, w: np.ndarray) -> np.ndarray:
 def test_fast_path_matches_direct_composition_of_block_models():
     """Every static effect on (one chip's mismatch included), noise off: the folded evaluator's
     continuous code against the direct composition. The fast path orders the channels' crossings
-    by their reference levels to first order (see Macro._order_factor); after the per-column gain
+    by their reference levels to first order (see kernel.analog); after the per-column gain
     and offset that the column trim removes on a chip, they agree within 1 LSB RMS (measured
-    0.45); raw within 1 LSB RMS (measured 0.56)."""
+    0.45); raw within 1 LSB RMS (measured 0.59)."""
     m = small(QUIET)
     x, w = workload(np.random.default_rng(5), 48, 1024, 16)
     xi, wo = m.check_inputs(x, w)

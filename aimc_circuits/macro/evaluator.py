@@ -460,7 +460,8 @@ class Macro:
         else:
             with _blas_threads(1):
                 list(_executor().map(task, range(len(chunks))))
-        self._check_x_bounds(min(b[0] for b in bounds), max(b[1] for b in bounds))
+        if bounds:
+            self._check_x_bounds(min(b[0] for b in bounds), max(b[1] for b in bounds))
         if not readout:
             return y, None, None
         return (y, code, sat) if codes else (y, None, None)
