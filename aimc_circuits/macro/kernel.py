@@ -286,13 +286,14 @@ def analog(Y, p, a2c_ref, c_g, e_g, kch, slope_mean, n_ref, var_q0, tdc_gain, z,
                 ch = s * G + g
                 yr, c2r, g1r, cr, fr = Y[s, g * J1 + j], c2[ch], g1[ch], cst[ch], fac[ch]
                 kb, dk, ab = kch[0, s, g, j], kch[1, s, g, j], kch[2, s, g, j]
+                kpos, kneg = kb + dk, kb - dk
                 w16 = _F(16.0**g)
                 if order and g == 0:  # group 0's near-zero term: amplitude < 0.01 LSB, left out
                     for b in range(cb):
                         y = yr[b]
                         u = min(y, _F(0.0))
                         y = y * (y * c2r[b] + g1r[b])
-                        q = kb * y + dk * abs(y) + cr[b]
+                        q = y * (kpos if y >= _F(0.0) else kneg) + cr[b]
                         acc_uw[b] += w16 * u
                         acc_qu[b] += u * q
                         acc_raw[b] += q
@@ -302,7 +303,7 @@ def analog(Y, p, a2c_ref, c_g, e_g, kch, slope_mean, n_ref, var_q0, tdc_gain, z,
                         y = yr[b]
                         u = min(y, _F(0.0))  # -(V - V_ref) where V is above V_ref
                         y = y * (y * c2r[b] + g1r[b])  # ramp curvature, second order
-                        q = kb * y + dk * abs(y) + ab * _tanh(y * inv_w) + cr[b]
+                        q = y * (kpos if y >= _F(0.0) else kneg) + ab * _tanh(y * inv_w) + cr[b]
                         acc_uw[b] += w16 * u
                         acc_qu[b] += u * q
                         acc_raw[b] += q
@@ -311,7 +312,7 @@ def analog(Y, p, a2c_ref, c_g, e_g, kch, slope_mean, n_ref, var_q0, tdc_gain, z,
                     for b in range(cb):
                         y = yr[b]
                         y = y * (y * c2r[b] + g1r[b])
-                        acc[b] += kb * y + dk * abs(y) + ab * _tanh(y * inv_w)
+                        acc[b] += y * (kpos if y >= _F(0.0) else kneg) + ab * _tanh(y * inv_w)
         gain = (tdc_gain[j] if tdc_gain.shape[0] else 1.0) / t_lsb
         tj = tn[j]
         for b in range(cb):
