@@ -24,17 +24,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aimc_circuits import Macro  # noqa: E402
 from aimc_circuits.macro import kernel  # noqa: E402
 
-B, REPEATS = 4096, 7
+B, REPEATS = 4096, 5
 
 
 def best(fn, repeats: int = REPEATS) -> float:
-    fn()
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return min(ts)
+    return bests([fn], repeats, rounds=1)[0]
+
+
+def bests(fns, repeats: int = REPEATS, rounds: int = 3) -> list[float]:
+    """Best time of each function over `rounds` rounds; in a round each function runs one
+    untimed call and then `repeats` timed ones back to back. The rounds interleave the functions
+    (a noisy machine's slow spells hit the baseline and the evaluator alike); the untimed call
+    absorbs the previous function's after-effects (OpenBLAS's worker threads keep spinning
+    ~0.1 s after a multithreaded matmul, and slow any other threads by ~1.3x meanwhile)."""
+    ts = [[] for _ in fns]
+    for _ in range(rounds):
+        for k, fn in enumerate(fns):
+            fn()
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                fn()
+                ts[k].append(time.perf_counter() - t0)
+    return [min(t) for t in ts]
 
 
 def main() -> None:
@@ -52,12 +63,11 @@ def main() -> None:
             xf[:, s * rows:(s + 1) * rows] @ wg[s * rows:(s + 1) * rows]
 
     macro.vmm(x[:8], w)  # fold the chip and these weights once (static, not per call)
-    t_mm = best(lambda: xf @ wf)
-    t_model = best(model_matmuls)
-    t_vmm = best(lambda: macro.vmm(x, w, rng=np.random.default_rng(1)))
-    t_quiet = best(lambda: macro.vmm(x, w))
+    t_mm, t_model, t_vmm, t_quiet = bests([lambda: xf @ wf, model_matmuls,
+                                           lambda: macro.vmm(x, w, rng=np.random.default_rng(1)),
+                                           lambda: macro.vmm(x, w)])
     macs = B * c.n_inputs * c.n_outputs
-    print(f"B = {B}, {c.n_inputs} x {c.n_outputs}, best of {REPEATS} (seconds)")
+    print(f"B = {B}, {c.n_inputs} x {c.n_outputs}, best of 3 rounds x {REPEATS} (seconds)")
     print(f"  plain float32 matmul                     {t_mm:.4f}")
     print(f"  model's matmuls (2 groups, per sub-array) {t_model:.4f}  = {t_model / t_mm:.2f} x plain")
     print(f"  macro.vmm, every non-ideality on         {t_vmm:.4f}  = {t_vmm / t_mm:.2f} x plain, "
