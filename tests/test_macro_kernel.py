@@ -95,7 +95,18 @@ def test_thread_count_and_chunking_do_not_change_results(monkeypatch):
     assert np.array_equal(r["y"], y_one)
 
 
-@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.uint16, np.int32, np.uint32, np.int64])
+def test_any_integer_layout_gives_the_same_result():
+    """Fortran order, strided views, lists, other widths and byte orders of the same codes."""
+    m = Macro.from_config(MacroConfig(n_inputs=256, n_outputs=8, rows_per_subarray=32, seed=1))
+    rng = np.random.default_rng(0)
+    x, w = rng.integers(0, 256, (300, 256)), rng.integers(-128, 128, (256, 8))
+    y = m.vmm(x, w, rng=np.random.default_rng(3))
+    for xv in (np.asfortranarray(x), np.repeat(x, 2, axis=1)[:, ::2], x.tolist(), x.astype(np.uint8),
+               x.astype(">i4"), x.astype(np.uint64)):
+        assert np.array_equal(m.vmm(xv, w, rng=np.random.default_rng(3)), y)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64])
 def test_out_of_range_codes_raise_in_every_integer_dtype(dtype):
     m = Macro.from_config(MacroConfig(n_inputs=256, n_outputs=8, rows_per_subarray=32))
     w = np.zeros((256, 8), int)

@@ -263,7 +263,12 @@ class Macro:
             raise ParameterError(f"w must have shape (n_inputs, n_outputs) = ({c.n_inputs}, {c.n_outputs}); got {wa.shape}")
         half = 2 ** (c.weight_bits - 1)
         top = 2**c.input_bits - 1
-        if xa.dtype.kind in "iu" and xa.size and xa.dtype.itemsize <= 8:  # no copy
+        if xa.dtype.kind in "iu" and not xa.dtype.isnative:  # the compiled pass reads native integers
+            xa = xa.astype(xa.dtype.newbyteorder("="))
+        if xa.dtype == np.uint64 and xa.size:  # checked here, then int64 (the pass mixes it with signed ints)
+            self._check_x_bounds(*kernel.code_bounds(xa))
+            xa = xa.astype(np.int64)
+        if xa.dtype.kind in "iu" and xa.size:  # no copy
             if x_range:  # one compiled pass
                 self._check_x_bounds(*kernel.code_bounds(xa))
             xi = xa
