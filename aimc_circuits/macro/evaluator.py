@@ -79,19 +79,18 @@ CHUNK = 256  #: vectors per chunk of the kernel (its (columns x chunk) arrays st
 N_THREADS = max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8))
 
 
-_BLAS: list[ThreadpoolController] = []
-_POOL: list[ThreadPoolExecutor] = []
+_SHARED: dict[str, Any] = {}
+_SHARED_LOCK = threading.Lock()
 
 
-_POOL_LOCK = threading.Lock()
-
-
-def _executor() -> ThreadPoolExecutor:
-    """The evaluator's worker threads (one per core, started once)."""
-    with _POOL_LOCK:
-        if not _POOL:
-            _POOL.append(ThreadPoolExecutor(N_THREADS, thread_name_prefix="aimc-macro"))
-    return _POOL[0]
+def _shared(name: str) -> Any:
+    """Process-wide helpers made once on first use: "pool", the evaluator's worker threads (one
+    per core); "blas", the BLAS thread controller (finding it costs ~1.5 ms, limiting it ~10 us)."""
+    with _SHARED_LOCK:
+        if name not in _SHARED:
+            _SHARED[name] = (ThreadPoolExecutor(N_THREADS, thread_name_prefix="aimc-macro") if name == "pool"
+                             else ThreadpoolController())
+        return _SHARED[name]
 
 
 class _Workspaces:
@@ -119,14 +118,6 @@ class _Workspaces:
 
 
 _workspaces = _Workspaces()
-
-
-def _blas_threads(n: int):
-    """Context limiting BLAS to n threads (the chunks already use a thread per core); the
-    controller is found once (finding it costs ~1.5 ms, limiting it ~10 us)."""
-    if not _BLAS:
-        _BLAS.append(ThreadpoolController())
-    return _BLAS[0].limit(limits=n, user_api="blas")
 
 
 @dataclass(frozen=True)
@@ -263,15 +254,12 @@ class Macro:
             raise ParameterError(f"w must have shape (n_inputs, n_outputs) = ({c.n_inputs}, {c.n_outputs}); got {wa.shape}")
         half = 2 ** (c.weight_bits - 1)
         top = 2**c.input_bits - 1
-        if xa.dtype.kind in "iu" and not xa.dtype.isnative:  # the compiled pass reads native integers
-            xa = xa.astype(xa.dtype.newbyteorder("="))
-        if xa.dtype == np.uint64 and xa.size:  # checked here, then int64 (the pass mixes it with signed ints)
-            self._check_x_bounds(*kernel.code_bounds(xa))
-            xa = xa.astype(np.int64)
-        if xa.dtype.kind in "iu" and xa.size:  # no copy
-            if x_range:  # one compiled pass
+        if xa.dtype.kind in "iu" and xa.size:  # no copy, unless the compiled pass cannot read the dtype
+            if not xa.dtype.isnative:
+                xa = xa.astype(xa.dtype.newbyteorder("="))
+            if x_range or xa.dtype == np.uint64:  # one compiled pass
                 self._check_x_bounds(*kernel.code_bounds(xa))
-            xi = xa
+            xi = xa.astype(np.int64) if xa.dtype == np.uint64 else xa  # the pass mixes x with signed ints
         else:
             xi = check_int_codes("x", xa, top)
         wi = check_int_codes("w", wa, half - 1, lo=-half)
@@ -427,7 +415,7 @@ class Macro:
             w_tot=S * sum(16.0**g for g in range(G)))
         return {"WT": WT, "mu": mu, "table": table.astype(np.float32), "v0": v0, "u": u, "ped": ped, "p": p,
                 "a2c_ref": np.ascontiguousarray(a2c[:, J, :]), "c_g": c_g.astype(float), "e_g": e_g.astype(float),
-                "kch": np.ascontiguousarray(np.stack([(kpc + knc) / 2, (kpc - knc) / 2, a_ch * pv["w"]]), dtype=np.float32),
+                "kch": np.ascontiguousarray(np.stack([kpc, knc, a_ch * pv["w"]]), dtype=np.float32),
                 "slope_mean": slope0.mean(axis=2),
                 "var_q0": (slope0**2 * np.transpose(var_v[:, :J, :], (0, 2, 1))).reshape(S * G, J).T.copy(),
                 "sd_ref": np.sqrt(var_v[:, J, :]),
@@ -463,12 +451,10 @@ class Macro:
             for k in range(len(chunks)):
                 task(k)
         else:
-            with _blas_threads(1):
-                list(_executor().map(task, range(len(chunks))))
+            with _shared("blas").limit(limits=1, user_api="blas"):  # the chunks already use every core
+                list(_shared("pool").map(task, range(len(chunks))))
         if bounds:
             self._check_x_bounds(min(b[0] for b in bounds), max(b[1] for b in bounds))
-        if not readout:
-            return y, None, None
         return (y, code, sat) if codes else (y, None, None)
 
     def _tn(self, xi: np.ndarray, f: dict[str, Any], rng: np.random.Generator | None) -> np.ndarray:

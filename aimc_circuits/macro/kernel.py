@@ -204,8 +204,8 @@ def analog(Y, p, a2c_ref, c_g, e_g, kch, slope_mean, n_ref, var_q0, tdc_gain, z,
     Y: (S, G (J+1), cb) float32, row g (J+1) + j = V_ref - V of channel (s, g) at column j, row
     g (J+1) + J = the reference column's d = vdd - V_ref. p: scalars (:data:`PARAMS`). a2c_ref (S, G):
     the reference column's second-order coefficient; c_g, e_g (G): pulse-pair constant charge;
-    kch (3, S, G, J) float32: kbar, dk, abar (the sign-averaged gain, half the sign difference, the
-    near-zero term's amplitude x its width); slope_mean (S, G) and n_ref (S, G, cb or 0): the
+    kch (3, S, G, J) float32: the gains for V below and above V_ref, the near-zero term's
+    amplitude x its width; slope_mean (S, G) and n_ref (S, G, cb or 0): the
     reference column's sampling noise (a common charge); var_q0 (J, S G): each channel's noise
     variance (V^2) x its small-signal gain^2; tdc_gain (J or 0); z (J, cb or 0): unit normals;
     tn (J, >= cb) float64: workspace (reused by the caller: no fresh pages per chunk).
@@ -286,8 +286,7 @@ def analog(Y, p, a2c_ref, c_g, e_g, kch, slope_mean, n_ref, var_q0, tdc_gain, z,
             for g in range(G):
                 ch = s * G + g
                 yr, c2r, g1r, cr, fr = Y[s, g * J1 + j], c2[ch], g1[ch], cst[ch], fac[ch]
-                kb, dk, ab = kch[0, s, g, j], kch[1, s, g, j], kch[2, s, g, j]
-                kpos, kneg = kb + dk, kb - dk
+                kpos, kneg, ab = kch[0, s, g, j], kch[1, s, g, j], kch[2, s, g, j]  # gains for V below / above V_ref
                 w16 = _F(16.0**g)
                 if order and g == 0:  # group 0's near-zero term: amplitude < 0.01 LSB, left out
                     for b in range(cb):
