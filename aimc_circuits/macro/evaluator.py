@@ -94,7 +94,7 @@ def _shared(name: str) -> Any:
 
 
 class _Workspaces:
-    """Per-chunk work arrays (row levels, matmul outputs, column codes), reused between chunks
+    """Per-chunk work arrays (row levels, matmul outputs), reused between chunks
     and calls: a fresh 10 MB array per chunk costs more in page faults than the chunk's kernel."""
 
     def __init__(self) -> None:
@@ -107,8 +107,7 @@ class _Workspaces:
             if free:
                 return free.pop()
         S, G, J, Rs, cb = key
-        return (np.empty((cb, S * (Rs + 1)), dtype=np.float32), np.empty((S, G * (J + 1), cb), dtype=np.float32),
-                np.empty((J, cb)))
+        return np.empty((cb, S * (Rs + 1)), dtype=np.float32), np.empty((S, cb, G * (J + 1)), dtype=np.float32)
 
     def put(self, key: tuple[int, int, int, int, int], ws: tuple[np.ndarray, ...]) -> None:
         with self._lock:
@@ -362,13 +361,13 @@ class Macro:
         if self.chip.ta is not None:  # VTC input offsets act on V (the reference comparator has none)
             delta[:, :J, :] -= np.transpose(self.chip.ta.offset_v, (1, 0, 2))[:S]
         a2c = p["a2"] / C if ni.cell_parasitics else np.zeros_like(C)
-        # transposed weights of each sub-array, (G (J+1), Rs + 1): row g (J+1) + j (j = J: reference
+        # weights of each sub-array, (Rs + 1, G (J+1)): column g (J+1) + j (j = J: reference
         # column); the last input is a constant 1 that carries delta (scaled for the mu fold)
-        WT = np.empty((S, G * (J + 1), Rs + 1), dtype=np.float32)
-        WT[:, :, :Rs] = np.transpose(Wt, (0, 3, 2, 1)).reshape(S, G * (J + 1), Rs)
-        WT[:, :, Rs] = np.transpose(delta, (0, 2, 1)).reshape(S, G * (J + 1)) / (1 + mu)
-        for g in range(G):  # signal rows give V_ref - V directly: the reference row subtracted in the weights
-            WT[:, g * (J + 1):g * (J + 1) + J, :] -= WT[:, g * (J + 1) + J, None, :]
+        W = np.empty((S, Rs + 1, G * (J + 1)), dtype=np.float32)
+        W[:, :Rs, :] = np.transpose(Wt, (0, 1, 3, 2)).reshape(S, Rs, G * (J + 1))
+        W[:, Rs, :] = np.transpose(delta, (0, 2, 1)).reshape(S, G * (J + 1)) / (1 + mu)
+        for g in range(G):  # signal columns give V_ref - V directly: the reference subtracted in the weights
+            W[:, :, g * (J + 1):g * (J + 1) + J] -= W[:, :, g * (J + 1) + J, None]
         # time accumulator coefficients per channel (S, G, J)
         pv = tm.p_vtc
         if ni.vtc_nonlinearity:
@@ -413,7 +412,7 @@ class Macro:
             kq=(pt["t1"] / pa["c_acc"]) ** 2 if (ni.vtc_noise or ni.ktc_noise or ni.row_noise) else 0.0,
             s_tdc2=self.ta.sigma_tdc_s**2 if ni.tdc_noise else 0.0, t_lsb=d.t_lsb, ped=self._pedestal(),
             w_tot=S * sum(16.0**g for g in range(G)))
-        return {"WT": WT, "mu": mu, "table": table.astype(np.float32), "v0": v0, "u": u, "ped": ped, "p": p,
+        return {"W": W, "mu": mu, "table": table.astype(np.float32), "v0": v0, "u": u, "ped": ped, "p": p,
                 "a2c_ref": np.ascontiguousarray(a2c[:, J, :]), "c_g": c_g.astype(float), "e_g": e_g.astype(float),
                 "kch": np.ascontiguousarray(np.stack([kpc, knc, a_ch * pv["w"]]), dtype=np.float32),
                 "slope_mean": slope0.mean(axis=2),
@@ -471,17 +470,17 @@ class Macro:
         cb = b1 - b0
         ws = _workspaces.get((S, G, J, Rs, cb))
         try:
-            Le, Y, tn = ws
+            Le, Y = ws
             xsum = np.empty(cb, dtype=np.int64)
             bounds = kernel.levels(xi, b0, b1, f["table"], f["mu"], Le, xsum)
-            for s in range(S):
-                np.matmul(f["WT"][s], Le[:, s * (Rs + 1):(s + 1) * (Rs + 1)].T, out=Y[s])
+            for s in range(S):  # (cb, Rs + 1) @ (Rs + 1, G (J + 1)): a row of Y per vector
+                np.matmul(Le[:, s * (Rs + 1):(s + 1) * (Rs + 1)], f["W"][s], out=Y[s])
             # the reference column's sampling noise is common to all columns: one charge per vector
             n_ref = (f["sd_ref"][:, :, None] * kernel.standard_normal(gen, (S, G, cb))
                      if gen is not None and (ni.ktc_noise or ni.row_noise) else np.zeros((S, G, 0)))
-            z = kernel.standard_normal(gen, (J, cb)) if gen is not None else np.zeros((J, 0), np.float32)
+            z = kernel.standard_normal(gen, (cb, J)) if gen is not None else np.zeros((0, J), np.float32)
             kernel.analog(Y, f["p"], f["a2c_ref"], f["c_g"], f["e_g"], f["kch"], f["slope_mean"], n_ref,
-                          f["var_q0"], f["tdc_gain"], z, b0, xsum, tn, *ro, y, code, sat)
+                          f["var_q0"], f["tdc_gain"], z, b0, xsum, *ro, y, code, sat)
         finally:
             _workspaces.put((S, G, J, Rs, cb), ws)
         return bounds

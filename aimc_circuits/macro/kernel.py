@@ -197,21 +197,28 @@ def levels(x, b0, b1, table, mu, Le, xsum):  # pragma: no cover - compiled
 
 
 @nb.njit(**_JIT)
-def analog(Y, p, a2c_ref, c_g, e_g, kch, slope_mean, n_ref, var_q0, tdc_gain, z, b0, xsum, tn,
+def _sel(y, a, b):  # pragma: no cover - compiled
+    """a where y >= 0, else b. (A helper: written inline on two array elements, numba turns the
+    choice into two gathers; here both are loaded and blended.)"""
+    return a if y >= _F(0.0) else b
+
+
+@nb.njit(**_JIT)
+def analog(Y, p, a2c_ref, c_g, e_g, kch, slope_mean, n_ref, var_q0, tdc_gain, z, b0, xsum,
            alpha, beta, pedj, readout, quant, clip, top, y_out, code_out, sat_out):  # pragma: no cover
     """The analog chain after the matmuls, for one chunk, and the digital readout.
 
-    Y: (S, G (J+1), cb) float32, row g (J+1) + j = V_ref - V of channel (s, g) at column j, row
-    g (J+1) + J = the reference column's d = vdd - V_ref. p: scalars (:data:`PARAMS`). a2c_ref (S, G):
-    the reference column's second-order coefficient; c_g, e_g (G): pulse-pair constant charge;
-    kch (3, S, G, J) float32: the gains for V below and above V_ref, the near-zero term's
-    amplitude x its width; slope_mean (S, G) and n_ref (S, G, cb or 0): the
-    reference column's sampling noise (a common charge); var_q0 (J, S G): each channel's noise
-    variance (V^2) x its small-signal gain^2; tdc_gain (J or 0); z (J, cb or 0): unit normals;
-    tn (J, >= cb) float64: workspace (reused by the caller: no fresh pages per chunk).
-    readout False: y_out[b0 + b, j] = the continuous TDC code; True: the readout y (and code_out,
+    Y: (S, cb, G (J+1)) float32 (the matmuls' outputs, a row per vector): Y[s, b, g (J+1) + j] =
+    V_ref - V of channel (s, g) at column j, Y[s, b, g (J+1) + J] = the reference column's
+    d = vdd - V_ref. p: scalars (:data:`PARAMS`). a2c_ref (S, G): the reference column's
+    second-order coefficient; c_g, e_g (G): pulse-pair constant charge; kch (3, S, G, J) float32:
+    the gains for V below and above V_ref, the near-zero term's amplitude x its width;
+    slope_mean (S, G) and n_ref (S, G, cb or 0): the reference column's sampling noise (a common
+    charge); var_q0 (J, S G): each channel's noise variance (V^2) x its small-signal gain^2;
+    tdc_gain (J or 0); z (cb or 0, J): unit normals. Vector by vector (b0 + b is the row of the
+    outputs): readout False: y_out = the continuous TDC code; True: the readout y (and code_out,
     sat_out unless they are empty), with quantization / clipping as flagged."""
-    S, GJ1, cb = Y.shape
+    S, cb, GJ1 = Y.shape
     G = c_g.shape[0]
     J1 = GJ1 // G
     J = J1 - 1
@@ -219,133 +226,145 @@ def analog(Y, p, a2c_ref, c_g, e_g, kch, slope_mean, n_ref, var_q0, tdc_gain, z,
     b2, b3, inv_w = p[_B2], p[_B3], np.float32(p[_INV_W])
     beta_o, dw = p[_BETA_ORDER], p[_DW]
     order = beta_o != 0.0
-    # per channel and vector: from the reference column's level
-    g1 = np.empty((SG, cb), dtype=np.float32)
-    c2 = np.empty((SG, cb), dtype=np.float32)
-    cst = np.empty((SG, cb), dtype=np.float32)
-    fac = np.ones((SG, cb), dtype=np.float32)
-    d1 = np.empty((SG, cb))
-    dl = np.empty((SG, cb))
-    const = np.zeros(cb)
-    vc = np.zeros(cb)
-    for s in range(S):
-        for g in range(G):
-            ch = s * G + g
-            a2c = a2c_ref[s, g]
-            for b in range(cb):
-                d = np.float64(Y[s, g * J1 + J, b])
-                dl[ch, b] = d
-                dr = d + a2c * d * d
-                vc[b] += dr
-                dd = 1.0 + 2.0 * b2 * dr + 3.0 * b3 * dr * dr
-                d1[ch, b] = dd
-                g1[ch, b] = dd * (1.0 + 2.0 * a2c * d)
-                c2[ch, b] = b2 + 3.0 * b3 * dr
-                cv = c_g[g] + e_g[g] * dr
-                cst[ch, b] = cv
-                if not order:
-                    const[b] += cv
-    if order:  # each channel's pumps see the charge of the channels crossing before it
-        w_ch = np.empty(SG)
-        for ch in range(SG):
-            w_ch[ch] = 16.0 ** (ch % G)
-        for c1 in range(SG):
-            for b in range(cb):
-                wa = 0.0
-                for c0 in range(SG):
-                    sm = min(max(0.5 + (dl[c0, b] - dl[c1, b]) / (2.0 * dw), 0.0), 1.0)
-                    wa += w_ch[c0] * sm
-                fac[c1, b] = 1.0 + beta_o * (wa - 0.5 * w_ch[c1])  # the channel itself (sm = 1/2) left out
-    d1sq = np.empty((SG, cb))
-    for ch in range(SG):
-        for b in range(cb):
-            e = d1[ch, b] * fac[ch, b]
-            d1sq[ch, b] = e * e
-            if n_ref.shape[2]:
-                const[b] -= slope_mean[ch // G, ch % G] * e * n_ref[ch // G, ch % G, b]
     t_lsb, t0, t1, tc2 = p[_T_LSB], p[_T0], p[_T1], p[_TC2]
     inv_cacc, a2_acc, w_tot, inv_2dw = 1.0 / p[_C_ACC], p[_A2_ACC], p[_W_TOT], 1.0 / (2.0 * dw)
     # vhi - V_acc = vhi - v_acc0 - gamma (vdd - vc / SG) + xq (1 + a2 xq)
-    v_hi0 = p[_VHI] - p[_V_ACC0] - p[_GAMMA] * p[_VDD]
-    for b in range(cb):
-        vc[b] /= SG
-    kq, s_tdc2 = p[_KQ], p[_S_TDC2]
-    lo, hi = (0.5, top + 0.5) if quant else (0.0, top + 1.0)
-    var = np.empty(cb)
-    acc = np.empty(cb, dtype=np.float32)
-    acc_uw = np.empty(cb, dtype=np.float32)
-    acc_qu = np.empty(cb, dtype=np.float32)
-    acc_raw = np.empty(cb, dtype=np.float32)
-    noisy = z.shape[1] > 0
+    v_hi0, gam = p[_VHI] - p[_V_ACC0] - p[_GAMMA] * p[_VDD], p[_GAMMA]
+    noisy = z.shape[0] > 0
+    # per column: the TDC gain in code units, the channels' noise variances in code units^2
+    gain = np.empty(J)
     for j in range(J):
+        gain[j] = (tdc_gain[j] if tdc_gain.shape[0] else 1.0) / t_lsb
+    inv_tl2 = 1.0 / (t_lsb * t_lsb)
+    var0 = _F(p[_S_TDC2] * inv_tl2)
+    vq = np.empty((SG, J), dtype=np.float32)
+    for ch in range(SG):
+        for j in range(J):
+            vq[ch, j] = p[_KQ] * var_q0[j, ch] * inv_tl2
+    w_ch = np.empty(SG)
+    for ch in range(SG):
+        w_ch[ch] = 16.0 ** (ch % G)
+    # per channel (of the vector at hand): from the reference column's level
+    g1 = np.empty(SG, dtype=np.float32)
+    c2 = np.empty(SG, dtype=np.float32)
+    cst = np.empty(SG, dtype=np.float32)
+    fac = np.ones(SG, dtype=np.float32)
+    d1 = np.empty(SG)
+    dl = np.empty(SG)
+    wa = np.empty(SG)
+    # per column (of the vector at hand)
+    acc = np.empty(J, dtype=np.float32)
+    acc_uw = np.empty(J, dtype=np.float32)
+    acc_qu = np.empty(J, dtype=np.float32)
+    acc_raw = np.empty(J, dtype=np.float32)
+    var = np.empty(J, dtype=np.float32)
+    tb = np.empty(J)
+    lo, hi = (0.5, top + 0.5) if quant else (0.0, top + 1.0)
+    for b in range(cb):
+        const = 0.0
+        vc = 0.0
+        for s in range(S):
+            for g in range(G):
+                ch = s * G + g
+                a2c = a2c_ref[s, g]
+                d = np.float64(Y[s, b, g * J1 + J])
+                dl[ch] = d
+                dr = d + a2c * d * d
+                vc += dr
+                dd = 1.0 + 2.0 * b2 * dr + 3.0 * b3 * dr * dr
+                d1[ch] = dd
+                g1[ch] = dd * (1.0 + 2.0 * a2c * d)
+                c2[ch] = b2 + 3.0 * b3 * dr
+                cst[ch] = c_g[g] + e_g[g] * dr
+                if not order:
+                    const += cst[ch]
+        if order:  # each channel's pumps see the charge of the channels crossing before it
+            for c1 in range(SG):
+                wa[c1] = -0.5 * w_ch[c1]  # the channel itself (overlap 1/2) left out
+            for c0 in range(SG):
+                for c1 in range(SG):
+                    wa[c1] += w_ch[c0] * min(max(0.5 + (dl[c0] - dl[c1]) * inv_2dw, 0.0), 1.0)
+            for c1 in range(SG):
+                fac[c1] = 1.0 + beta_o * wa[c1]
+        if noisy:
+            var[:] = var0
+        for ch in range(SG):
+            e = d1[ch] * fac[ch]
+            if noisy:  # charge noise through the channels' small-signal gains, and the TDC's jitter
+                e2 = _F(e * e)
+                vr = vq[ch]
+                for j in range(J):
+                    var[j] += vr[j] * e2
+            if n_ref.shape[2]:
+                const -= slope_mean[ch // G, ch % G] * e * n_ref[ch // G, ch % G, b]
         acc[:] = 0.0
         acc_uw[:] = 0.0
         acc_qu[:] = 0.0
         acc_raw[:] = 0.0
         for s in range(S):
+            yr = Y[s, b]
             for g in range(G):
                 ch = s * G + g
-                yr, c2r, g1r, cr, fr = Y[s, g * J1 + j], c2[ch], g1[ch], cst[ch], fac[ch]
-                kpos, kneg, ab = kch[0, s, g, j], kch[1, s, g, j], kch[2, s, g, j]  # gains for V below / above V_ref
+                o = g * J1
+                c2b, g1b, crb, frb = c2[ch], g1[ch], cst[ch], fac[ch]
+                kpos, kneg, ab = kch[0, s, g], kch[1, s, g], kch[2, s, g]  # gains for V below / above V_ref
                 w16 = _F(16.0**g)
                 if order and g == 0:  # group 0's near-zero term: amplitude < 0.01 LSB, left out
-                    for b in range(cb):
-                        y = yr[b]
-                        u = min(y, _F(0.0))
-                        y = y * (y * c2r[b] + g1r[b])
-                        q = y * (kpos if y >= _F(0.0) else kneg) + cr[b]
-                        acc_uw[b] += w16 * u
-                        acc_qu[b] += u * q
-                        acc_raw[b] += q
-                        acc[b] += q * fr[b]
-                elif order:
-                    for b in range(cb):
-                        y = yr[b]
+                    for j in range(J):
+                        y = yr[o + j]
                         u = min(y, _F(0.0))  # -(V - V_ref) where V is above V_ref
-                        y = y * (y * c2r[b] + g1r[b])  # ramp curvature, second order
-                        q = y * (kpos if y >= _F(0.0) else kneg) + ab * _tanh(y * inv_w) + cr[b]
-                        acc_uw[b] += w16 * u
-                        acc_qu[b] += u * q
-                        acc_raw[b] += q
-                        acc[b] += q * fr[b]
+                        y = y * (y * c2b + g1b)  # ramp curvature, second order
+                        q = y * _sel(y, kpos[j], kneg[j]) + crb
+                        acc_uw[j] += w16 * u
+                        acc_qu[j] += u * q
+                        acc_raw[j] += q
+                        acc[j] += q * frb
+                elif order:
+                    for j in range(J):
+                        y = yr[o + j]
+                        u = min(y, _F(0.0))
+                        y = y * (y * c2b + g1b)
+                        q = y * _sel(y, kpos[j], kneg[j]) + ab[j] * _tanh(y * inv_w) + crb
+                        acc_uw[j] += w16 * u
+                        acc_qu[j] += u * q
+                        acc_raw[j] += q
+                        acc[j] += q * frb
                 else:
-                    for b in range(cb):
-                        y = yr[b]
-                        y = y * (y * c2r[b] + g1r[b])
-                        acc[b] += y * (kpos if y >= _F(0.0) else kneg) + ab * _tanh(y * inv_w)
-        gain = (tdc_gain[j] if tdc_gain.shape[0] else 1.0) / t_lsb
-        tj = tn[j]
-        for b in range(cb):
-            q = acc[b] + const[b]
+                    for j in range(J):
+                        y = yr[o + j]
+                        y = y * (y * c2b + g1b)
+                        acc[j] += y * _sel(y, kpos[j], kneg[j]) + ab[j] * _tanh(y * inv_w)
+        # the accumulator and TDC transfer: the stop time in code units
+        vhb = v_hi0 + gam * (vc / SG)
+        for j in range(J):
+            q = acc[j] + const
             if order:  # first-order correction for channels above V_ref (they cross first)
-                q += beta_o * (np.float64(acc_raw[b]) * acc_uw[b] - w_tot * acc_qu[b]) * inv_2dw
+                q += beta_o * (np.float64(acc_raw[j]) * acc_uw[j] - w_tot * acc_qu[j]) * inv_2dw
             xq = q * inv_cacc
-            xv = v_hi0 + p[_GAMMA] * vc[b] + xq * (1.0 + a2_acc * xq)  # vhi - V_acc
-            tj[b] = (t0 + t1 * xv * (1.0 + tc2 * xv)) * gain
-        if noisy:  # charge noise through the channels' small-signal gains, and the TDC's jitter
-            var[:] = s_tdc2
-            for ch in range(SG):
-                vq = kq * var_q0[j, ch]
-                for b in range(cb):
-                    var[b] += vq * d1sq[ch, b]
-            for b in range(cb):  # the stop time's noise (s) in code units
-                tj[b] += np.sqrt(var[b]) * z[j, b] / t_lsb
-    # the digital readout, vector by vector (rows of the outputs)
-    for b in range(cb):
-        if not readout:
+            xv = vhb + xq * (1.0 + a2_acc * xq)  # vhi - V_acc
+            tb[j] = (t0 + t1 * xv * (1.0 + tc2 * xv)) * gain[j]
+        if noisy:
+            zb = z[b]
             for j in range(J):
-                y_out[b0 + b, j] = tn[j, b]
+                tb[j] += np.sqrt(var[j]) * zb[j]
+        # the digital readout
+        yo = y_out[b0 + b]
+        if not readout:
+            yo[:] = tb
             continue
         xp = p[_PED] * xsum[b]
-        for j in range(J):
-            code = np.floor(tn[j, b]) + 0.5 if quant else tn[j, b]
-            sat = False
-            if clip:
-                if code <= lo:
-                    code, sat = lo, True
-                elif code >= hi:
-                    code, sat = hi, True
-            if code_out.shape[0]:
-                code_out[b0 + b, j] = code
-                sat_out[b0 + b, j] = sat
-            y_out[b0 + b, j] = alpha[j] * code + beta[j] + xp - pedj[j]
+        if code_out.shape[0]:
+            co, so = code_out[b0 + b], sat_out[b0 + b]
+            for j in range(J):
+                code = np.floor(tb[j]) + 0.5 if quant else tb[j]
+                so[j] = clip and (code <= lo or code >= hi)
+                if clip:
+                    code = min(max(code, lo), hi)
+                co[j] = code
+                yo[j] = alpha[j] * code + beta[j] + xp - pedj[j]
+        else:
+            for j in range(J):
+                code = np.floor(tb[j]) + 0.5 if quant else tb[j]
+                if clip:
+                    code = min(max(code, lo), hi)
+                yo[j] = alpha[j] * code + beta[j] + xp - pedj[j]
