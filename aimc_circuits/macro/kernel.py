@@ -126,30 +126,33 @@ def _splitmix64(z):  # pragma: no cover - compiled
 
 
 @nb.njit(**_JIT)
-def _normals(seed, out):  # pragma: no cover - compiled
-    """out[m], out[n + m] (out.size = 2 n) from the low and high 32 bits of SplitMix64's m-th
-    output for `seed` (counter-based: vectorizes, and every chunk has its own seed)."""
+def _normals(seed, first, out):  # pragma: no cover - compiled
+    """out[m], out[n + m] (out.size = 2 n) from the low and high 32 bits of SplitMix64's output
+    number first + m + 1 for `seed` (counter-based: vectorizes; a chunk has its own seed, and each
+    vector of it its own counters)."""
     n = out.shape[0] // 2
     lo32 = np.uint64(0xFFFFFFFF)
+    c0 = seed + np.uint64(first) * _GOLDEN
     for m in range(n):  # vectorized: every draw from its bin's linear piece
-        r = _splitmix64(seed + np.uint64(m + 1) * _GOLDEN)
+        r = _splitmix64(c0 + np.uint64(m + 1) * _GOLDEN)
         out[m] = _bin_value(r & lo32)
         out[n + m] = _bin_value(r >> np.uint64(32))
     lo_z, hi_z = _Z0[_N_EXACT], _Z0[_N_BINS - _N_EXACT]
     for m in range(n):  # the outermost bins (0.78 % of draws): their linear pieces lie beyond lo_z, hi_z
         if out[m] <= lo_z or out[m] >= hi_z or out[n + m] <= lo_z or out[n + m] >= hi_z:
-            r = _splitmix64(seed + np.uint64(m + 1) * _GOLDEN)
+            r = _splitmix64(c0 + np.uint64(m + 1) * _GOLDEN)
             out[m] = _exact(r & lo32, out[m])
             out[n + m] = _exact(r >> np.uint64(32), out[n + m])
 
 
 def standard_normal(gen: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """float32 unit normals of `shape`: 32 random bits each (SplitMix64, seeded by one draw from
-    gen), mapped through the inverse CDF (see the section comment)."""
+    gen), mapped through the inverse CDF (see the section comment). (:func:`analog` draws its
+    own, the same way, vector by vector.)"""
     n = int(np.prod(shape))
     out = np.empty(2 * ((n + 1) // 2), dtype=np.float32)
     if n:
-        _normals(np.uint64(gen.integers(0, 2**64, dtype=np.uint64)), out)
+        _normals(np.uint64(gen.integers(0, 2**64, dtype=np.uint64)), 0, out)
     return out[:n].reshape(shape)
 
 
@@ -204,7 +207,7 @@ def _sel(y, a, b):  # pragma: no cover - compiled
 
 
 @nb.njit(**_JIT)
-def analog(Y, p, a2c_ref, c_g, e_g, kch, slope_mean, n_ref, var_q0, tdc_gain, z, b0, xsum,
+def analog(Y, p, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, tdc_gain, noisy, seed, b0, xsum,
            alpha, beta, pedj, readout, quant, clip, top, y_out, code_out, sat_out):  # pragma: no cover
     """The analog chain after the matmuls, for one chunk, and the digital readout.
 
@@ -213,13 +216,14 @@ def analog(Y, p, a2c_ref, c_g, e_g, kch, slope_mean, n_ref, var_q0, tdc_gain, z,
     d = vdd - V_ref. p: scalars (:data:`PARAMS`). a2c_ref (S, G): the reference column's
     second-order coefficient; c_g, e_g (G): pulse-pair constant charge; kch (3, S, G, J) float32:
     the gains for V below and above V_ref, the near-zero term's amplitude x its width;
-    slope_mean (S, G) and n_ref (S, G, cb or 0): the reference column's sampling noise (a common
-    charge); var_q0 (J, S G): each channel's noise variance (V^2) x its small-signal gain^2;
-    tdc_gain (J or 0); z (cb or 0, J): unit normals. Vector by vector (b0 + b is the row of the
+    slope_mean (S, G) and sd_ref (S, G): the reference column's sampling noise (a common charge,
+    sd_ref in V); var_q0 (J, S G): each channel's noise variance (V^2) x its small-signal gain^2;
+    tdc_gain (J or 0). noisy: draw the noise, J + S G unit normals per vector (:func:`_normals`
+    with `seed`, counters from b (J + S G) / 2). Vector by vector (b0 + b is the row of the
     outputs): readout False: y_out = the continuous TDC code; True: the readout y (and code_out,
     sat_out unless they are empty), with quantization / clipping as flagged."""
     S, cb, GJ1 = Y.shape
-    G = c_g.shape[0]
+    G = 2  # the VTC model's two capacitor groups (group 1 weighs 16)
     J1 = GJ1 // G
     J = J1 - 1
     SG = S * G
@@ -230,7 +234,6 @@ def analog(Y, p, a2c_ref, c_g, e_g, kch, slope_mean, n_ref, var_q0, tdc_gain, z,
     inv_cacc, a2_acc, w_tot, inv_2dw = 1.0 / p[_C_ACC], p[_A2_ACC], p[_W_TOT], 1.0 / (2.0 * dw)
     # vhi - V_acc = vhi - v_acc0 - gamma (vdd - vc / SG) + xq (1 + a2 xq)
     v_hi0, gam = p[_VHI] - p[_V_ACC0] - p[_GAMMA] * p[_VDD], p[_GAMMA]
-    noisy = z.shape[0] > 0
     # per column: the TDC gain in code units, the channels' noise variances in code units^2
     gain = np.empty(J)
     for j in range(J):
@@ -259,8 +262,12 @@ def analog(Y, p, a2c_ref, c_g, e_g, kch, slope_mean, n_ref, var_q0, tdc_gain, z,
     acc_raw = np.empty(J, dtype=np.float32)
     var = np.empty(J, dtype=np.float32)
     tb = np.empty(J)
+    nz = 2 * ((J + SG + 1) // 2)  # unit normals per vector: the columns', then the reference column's
+    z = np.zeros(nz, dtype=np.float32)
     lo, hi = (0.5, top + 0.5) if quant else (0.0, top + 1.0)
     for b in range(cb):
+        if noisy:
+            _normals(seed, b * (nz // 2), z)
         const = 0.0
         vc = 0.0
         for s in range(S):
@@ -276,8 +283,6 @@ def analog(Y, p, a2c_ref, c_g, e_g, kch, slope_mean, n_ref, var_q0, tdc_gain, z,
                 g1[ch] = dd * (1.0 + 2.0 * a2c * d)
                 c2[ch] = b2 + 3.0 * b3 * dr
                 cst[ch] = c_g[g] + e_g[g] * dr
-                if not order:
-                    const += cst[ch]
         if order:  # each channel's pumps see the charge of the channels crossing before it
             for c1 in range(SG):
                 wa[c1] = -0.5 * w_ch[c1]  # the channel itself (overlap 1/2) left out
@@ -295,45 +300,33 @@ def analog(Y, p, a2c_ref, c_g, e_g, kch, slope_mean, n_ref, var_q0, tdc_gain, z,
                 vr = vq[ch]
                 for j in range(J):
                     var[j] += vr[j] * e2
-            if n_ref.shape[2]:
-                const -= slope_mean[ch // G, ch % G] * e * n_ref[ch // G, ch % G, b]
+            if noisy:
+                const -= slope_mean[ch // G, ch % G] * e * sd_ref[ch // G, ch % G] * z[J + ch]
         acc[:] = 0.0
         acc_uw[:] = 0.0
         acc_qu[:] = 0.0
         acc_raw[:] = 0.0
-        for s in range(S):
+        for s in range(S):  # both groups of a sub-array in one pass (half the accumulator traffic)
             yr = Y[s, b]
-            for g in range(G):
-                ch = s * G + g
-                o = g * J1
-                c2b, g1b, crb, frb = c2[ch], g1[ch], cst[ch], fac[ch]
-                kpos, kneg, ab = kch[0, s, g], kch[1, s, g], kch[2, s, g]  # gains for V below / above V_ref
-                w16 = _F(16.0**g)
-                if order and g == 0:  # group 0's near-zero term: amplitude < 0.01 LSB, left out
-                    for j in range(J):
-                        y = yr[o + j]
-                        u = min(y, _F(0.0))  # -(V - V_ref) where V is above V_ref
-                        y = y * (y * c2b + g1b)  # ramp curvature, second order
-                        q = y * _sel(y, kpos[j], kneg[j]) + crb
-                        acc_uw[j] += w16 * u
-                        acc_qu[j] += u * q
-                        acc_raw[j] += q
-                        acc[j] += q * frb
-                elif order:
-                    for j in range(J):
-                        y = yr[o + j]
-                        u = min(y, _F(0.0))
-                        y = y * (y * c2b + g1b)
-                        q = y * _sel(y, kpos[j], kneg[j]) + ab[j] * _tanh(y * inv_w) + crb
-                        acc_uw[j] += w16 * u
-                        acc_qu[j] += u * q
-                        acc_raw[j] += q
-                        acc[j] += q * frb
-                else:
-                    for j in range(J):
-                        y = yr[o + j]
-                        y = y * (y * c2b + g1b)
-                        acc[j] += y * _sel(y, kpos[j], kneg[j]) + ab[j] * _tanh(y * inv_w)
+            c2a, g1a, cra, fra = c2[2 * s], g1[2 * s], cst[2 * s], fac[2 * s]
+            c2b, g1b, crb, frb = c2[2 * s + 1], g1[2 * s + 1], cst[2 * s + 1], fac[2 * s + 1]
+            kpa, kna = kch[0, s, 0], kch[1, s, 0]  # gains for V below / above V_ref
+            kpb, knb, ab = kch[0, s, 1], kch[1, s, 1], kch[2, s, 1]
+            for j in range(J):
+                # group 0 (its near-zero term, amplitude < 0.01 LSB, left out)
+                y = yr[j]
+                u = min(y, _F(0.0))  # -(V - V_ref) where V is above V_ref
+                y = y * (y * c2a + g1a)  # ramp curvature, second order
+                q = y * _sel(y, kpa[j], kna[j]) + cra
+                # group 1
+                y1 = yr[J1 + j]
+                u1 = min(y1, _F(0.0))
+                y1 = y1 * (y1 * c2b + g1b)
+                q1 = y1 * _sel(y1, kpb[j], knb[j]) + ab[j] * _tanh(y1 * inv_w) + crb
+                acc_uw[j] += u + _F(16.0) * u1
+                acc_qu[j] += u * q + u1 * q1
+                acc_raw[j] += q + q1
+                acc[j] += q * fra + q1 * frb
         # the accumulator and TDC transfer: the stop time in code units
         vhb = v_hi0 + gam * (vc / SG)
         for j in range(J):
@@ -344,9 +337,8 @@ def analog(Y, p, a2c_ref, c_g, e_g, kch, slope_mean, n_ref, var_q0, tdc_gain, z,
             xv = vhb + xq * (1.0 + a2_acc * xq)  # vhi - V_acc
             tb[j] = (t0 + t1 * xv * (1.0 + tc2 * xv)) * gain[j]
         if noisy:
-            zb = z[b]
             for j in range(J):
-                tb[j] += np.sqrt(var[j]) * zb[j]
+                tb[j] += np.sqrt(var[j]) * z[j]
         # the digital readout
         yo = y_out[b0 + b]
         if not readout:
