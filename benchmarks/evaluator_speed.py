@@ -24,14 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aimc_circuits import Macro  # noqa: E402
 from aimc_circuits.macro import kernel  # noqa: E402
 
-B, REPEATS = 4096, 5
+B, REPEATS, ROUNDS = 4096, 5, 5
 
 
 def best(fn, repeats: int = REPEATS) -> float:
     return bests([fn], repeats, rounds=1)[0]
 
 
-def bests(fns, repeats: int = REPEATS, rounds: int = 3) -> list[float]:
+def bests(fns, repeats: int = REPEATS, rounds: int = ROUNDS) -> list[float]:
     """Best time of each function over `rounds` rounds; in a round each function runs one
     untimed call and then `repeats` timed ones back to back. The rounds interleave the functions
     (a noisy machine's slow spells hit the baseline and the evaluator alike); the untimed call
@@ -67,7 +67,7 @@ def main() -> None:
                                            lambda: macro.vmm(x, w, rng=np.random.default_rng(1)),
                                            lambda: macro.vmm(x, w)])
     macs = B * c.n_inputs * c.n_outputs
-    print(f"B = {B}, {c.n_inputs} x {c.n_outputs}, best of 3 rounds x {REPEATS} (seconds)")
+    print(f"B = {B}, {c.n_inputs} x {c.n_outputs}, best of {ROUNDS} rounds x {REPEATS} (seconds)")
     print(f"  plain float32 matmul                     {t_mm:.4f}")
     print(f"  model's matmuls (2 groups, per sub-array) {t_model:.4f}  = {t_model / t_mm:.2f} x plain")
     print(f"  macro.vmm, every non-ideality on         {t_vmm:.4f}  = {t_vmm / t_mm:.2f} x plain, "
