@@ -107,7 +107,7 @@ class _Workspaces:
             if free:
                 return free.pop()
         S, G, J, Rs, cb = key
-        return np.empty((cb, S * (Rs + 1)), dtype=np.float32), np.empty((S, cb, G * (J + 1)), dtype=np.float32)
+        return np.empty((cb, S * Rs), dtype=np.float32), np.empty((S, cb, G * (J + 1)), dtype=np.float32)
 
     def put(self, key: tuple[int, int, int, int, int], ws: tuple[np.ndarray, ...]) -> None:
         with self._lock:
@@ -364,13 +364,13 @@ class Macro:
         if self.chip.ta is not None:  # VTC input offsets act on V (the reference comparator has none)
             delta[:, :J, :] -= np.transpose(self.chip.ta.offset_v, (1, 0, 2))[:S]
         a2c = p["a2"] / C if ni.cell_parasitics else np.zeros_like(C)
-        # weights of each sub-array, (Rs + 1, G (J+1)): column g (J+1) + j (j = J: reference
-        # column); the last input is a constant 1 that carries delta (scaled for the mu fold)
-        W = np.empty((S, Rs + 1, G * (J + 1)), dtype=np.float32)
-        W[:, :Rs, :] = np.transpose(Wt, (0, 1, 3, 2)).reshape(S, Rs, G * (J + 1))
-        W[:, Rs, :] = np.transpose(delta, (0, 2, 1)).reshape(S, G * (J + 1)) / (1 + mu)
+        # weights of each sub-array, (Rs, G (J+1)): column g (J+1) + j (j = J: reference column),
+        # and the constants delta, (G (J+1)) (the pass adds them to the matmuls' outputs)
+        W = np.transpose(Wt, (0, 1, 3, 2)).reshape(S, Rs, G * (J + 1)).astype(np.float32)
+        W0 = np.transpose(delta, (0, 2, 1)).reshape(S, G * (J + 1))
         for g in range(G):  # signal columns give V_ref - V directly: the reference subtracted in the weights
             W[:, :, g * (J + 1):g * (J + 1) + J] -= W[:, :, g * (J + 1) + J, None]
+            W0[:, g * (J + 1):g * (J + 1) + J] -= W0[:, g * (J + 1) + J, None]
         # time accumulator coefficients per channel (S, G, J)
         pv = tm.p_vtc
         if ni.vtc_nonlinearity:
@@ -415,7 +415,7 @@ class Macro:
             kq=(pt["t1"] / pa["c_acc"]) ** 2 if (ni.vtc_noise or ni.ktc_noise or ni.row_noise) else 0.0,
             s_tdc2=self.ta.sigma_tdc_s**2 if ni.tdc_noise else 0.0, t_lsb=d.t_lsb, ped=self._pedestal(),
             w_tot=S * sum(16.0**g for g in range(G)))
-        return {"W": W, "mu": mu, "table": table.astype(np.float32), "v0": v0, "u": u, "ped": ped, "p": p,
+        return {"W": W, "W0": W0.astype(np.float32), "mu": mu, "table": table.astype(np.float32), "v0": v0, "u": u, "ped": ped, "p": p,
                 "a2c_ref": np.ascontiguousarray(a2c[:, J, :]), "c_g": c_g.astype(float), "e_g": e_g.astype(float),
                 "kch": np.ascontiguousarray(np.stack([kpc, knc, a_ch * pv["w"]]), dtype=np.float32),
                 "slope_mean": slope0.mean(axis=2),
@@ -475,9 +475,9 @@ class Macro:
             Le, Y = ws
             xsum = np.empty(cb, dtype=np.int64)
             bounds = kernel.levels(xi, b0, b1, f["table"], f["mu"], Le, xsum)
-            for s in range(S):  # (cb, Rs + 1) @ (Rs + 1, G (J + 1)): a row of Y per vector
-                np.matmul(Le[:, s * (Rs + 1):(s + 1) * (Rs + 1)], f["W"][s], out=Y[s])
-            kernel.analog(Y, f["p"], f["a2c_ref"], f["c_g"], f["e_g"], f["kch"], f["slope_mean"], f["sd_ref"],
+            for s in range(S):  # (cb, Rs) @ (Rs, G (J + 1)): a row of Y per vector
+                np.matmul(Le[:, s * Rs:(s + 1) * Rs], f["W"][s], out=Y[s])
+            kernel.analog(Y, f["W0"], f["p"], f["a2c_ref"], f["c_g"], f["e_g"], f["kch"], f["slope_mean"], f["sd_ref"],
                           f["var_q0"], f["tdc_gain"], noisy, np.uint64(seed or 0), b0, xsum, *ro, y, code, sat)
         finally:
             _workspaces.put((S, G, J, Rs, cb), ws)

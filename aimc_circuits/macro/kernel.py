@@ -158,15 +158,11 @@ def standard_normal(gen: np.random.Generator, shape: tuple[int, ...]) -> np.ndar
 
 @nb.njit(**_JIT)
 def levels(x, b0, b1, table, mu, Le, xsum):  # pragma: no cover - compiled
-    """Row levels the cells sample for vectors b0..b1-1. Le (cb, S (Rs + 1)): block s of row b is
-    sub-array s's inputs, L(x[b, s Rs + r]) + mu L(x[b - 1, ...]) (the previous vector's level,
-    code 0 before the first), then the constant input 1 + mu that carries the per-channel offsets
-    (rows written contiguously; the matmuls read the blocks as strided views). xsum[b] = sum of x[b].
-    Returns (min, max) of the codes read: the caller rejects codes outside the table (they are
-    clamped here only so that nothing is read outside it)."""
+    """Row levels the cells sample for vectors b0..b1-1: Le[b, k] = L(x[b0 + b, k]) + mu L(x[b0 + b - 1, k])
+    (the previous vector's level, code 0 before the first); xsum[b] = sum of x[b0 + b]. Returns
+    (min, max) of the codes read: the caller rejects codes outside the table (they are clamped
+    here only so that nothing is read outside it)."""
     R = x.shape[1]
-    S = Le.shape[1] - R  # one constant input per sub-array
-    Rs = R // S
     top = table.shape[0] - 1
     prev = np.empty(R, dtype=np.float32)
     if b0 == 0:
@@ -174,7 +170,6 @@ def levels(x, b0, b1, table, mu, Le, xsum):  # pragma: no cover - compiled
     else:
         for k in range(R):
             prev[k] = table[min(max(x[b0 - 1, k], 0), top)]
-    one = np.float32(1.0 + mu)
     muf = np.float32(mu)
     lo = x[b0, 0]
     hi = x[b0, 0]
@@ -188,14 +183,10 @@ def levels(x, b0, b1, table, mu, Le, xsum):  # pragma: no cover - compiled
             hi = max(hi, c)
             tot += c
         xsum[b] = tot
-        for s in range(S):
-            o = s * (Rs + 1)
-            k0 = s * Rs
-            for r in range(Rs):
-                cur = table[min(max(xr[k0 + r], 0), top)]
-                row[o + r] = cur + muf * prev[k0 + r]
-                prev[k0 + r] = cur
-            row[o + Rs] = one
+        for k in range(R):
+            cur = table[min(max(xr[k], 0), top)]
+            row[k] = cur + muf * prev[k]
+            prev[k] = cur
     return lo, hi
 
 
@@ -207,13 +198,13 @@ def _sel(y, a, b):  # pragma: no cover - compiled
 
 
 @nb.njit(**_JIT)
-def analog(Y, p, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, tdc_gain, noisy, seed, b0, xsum,
+def analog(Y, Y0, p, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, tdc_gain, noisy, seed, b0, xsum,
            alpha, beta, pedj, readout, quant, clip, top, y_out, code_out, sat_out):  # pragma: no cover
     """The analog chain after the matmuls, for one chunk, and the digital readout.
 
-    Y: (S, cb, G (J+1)) float32 (the matmuls' outputs, a row per vector): Y[s, b, g (J+1) + j] =
-    V_ref - V of channel (s, g) at column j, Y[s, b, g (J+1) + J] = the reference column's
-    d = vdd - V_ref. p: scalars (:data:`PARAMS`). a2c_ref (S, G): the reference column's
+    Y: (S, cb, G (J+1)) float32 (the matmuls' outputs, a row per vector) plus Y0 (S, G (J+1))
+    float32 (per-channel constants): Y[s, b, g (J+1) + j] + Y0[s, g (J+1) + j] = V_ref - V of
+    channel (s, g) at column j, at g (J+1) + J the reference column's d = vdd - V_ref. p: scalars (:data:`PARAMS`). a2c_ref (S, G): the reference column's
     second-order coefficient; c_g, e_g (G): pulse-pair constant charge; kch (3, S, G, J) float32:
     the gains for V below and above V_ref, the near-zero term's amplitude x its width;
     slope_mean (S, G) and sd_ref (S, G): the reference column's sampling noise (a common charge,
@@ -274,7 +265,7 @@ def analog(Y, p, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, tdc_gain, n
             for g in range(G):
                 ch = s * G + g
                 a2c = a2c_ref[s, g]
-                d = np.float64(Y[s, b, g * J1 + J])
+                d = np.float64(Y[s, b, g * J1 + J] + Y0[s, g * J1 + J])
                 dl[ch] = d
                 dr = d + a2c * d * d
                 vc += dr
@@ -307,19 +298,19 @@ def analog(Y, p, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, tdc_gain, n
         acc_qu[:] = 0.0
         acc_raw[:] = 0.0
         for s in range(S):  # both groups of a sub-array in one pass (half the accumulator traffic)
-            yr = Y[s, b]
+            yr, y0r = Y[s, b], Y0[s]
             c2a, g1a, cra, fra = c2[2 * s], g1[2 * s], cst[2 * s], fac[2 * s]
             c2b, g1b, crb, frb = c2[2 * s + 1], g1[2 * s + 1], cst[2 * s + 1], fac[2 * s + 1]
             kpa, kna = kch[0, s, 0], kch[1, s, 0]  # gains for V below / above V_ref
             kpb, knb, ab = kch[0, s, 1], kch[1, s, 1], kch[2, s, 1]
             for j in range(J):
                 # group 0 (its near-zero term, amplitude < 0.01 LSB, left out)
-                y = yr[j]
+                y = yr[j] + y0r[j]
                 u = min(y, _F(0.0))  # -(V - V_ref) where V is above V_ref
                 y = y * (y * c2a + g1a)  # ramp curvature, second order
                 q = y * _sel(y, kpa[j], kna[j]) + cra
                 # group 1
-                y1 = yr[J1 + j]
+                y1 = yr[J1 + j] + y0r[J1 + j]
                 u1 = min(y1, _F(0.0))
                 y1 = y1 * (y1 * c2b + g1b)
                 q1 = y1 * _sel(y1, kpb[j], knb[j]) + ab[j] * _tanh(y1 * inv_w) + crb
