@@ -75,7 +75,7 @@ from .config import MacroConfig, Nonidealities
 __all__ = ["Chip", "Macro"]
 
 REF_CODE = 8  #: reference column's code in every group (offset-binary zero of a 4-bit group)
-CHUNK = 256  #: vectors per chunk of the kernel (its (columns x chunk) arrays stay in cache)
+CHUNK = 128  #: vectors per chunk (fastest of 64..512 here, median over 40 calls: 3.03 vs 3.24 x plain at 256)
 N_THREADS = max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8))
 
 
