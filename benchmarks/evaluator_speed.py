@@ -27,10 +27,6 @@ from aimc_circuits.macro import kernel  # noqa: E402
 B, REPEATS, ROUNDS = 4096, 5, 5
 
 
-def best(fn, repeats: int = REPEATS) -> float:
-    return bests([fn], repeats, rounds=1)[0]
-
-
 def bests(fns, repeats: int = REPEATS, rounds: int = ROUNDS) -> list[float]:
     """Best time of each function over `rounds` rounds; in a round each function runs one
     untimed call and then `repeats` timed ones back to back. The rounds interleave the functions
@@ -79,23 +75,29 @@ def main() -> None:
 
 
 def breakdown(vmm, t_vmm: float, t_quiet: float, t_mm: float) -> None:
-    """Stub the kernel's stages out one after another (results are wrong meanwhile; restored after)."""
-    print("where the time goes (x plain matmul):")
-    print(f"  {'noise (unit normals, noise terms; vmm - noise off)':<50s} {(t_vmm - t_quiet) / t_mm:5.2f}")
+    """macro.vmm (noise off) with the kernel's stages stubbed out cumulatively (results are wrong
+    meanwhile; restored after each call), the configurations interleaved like the main timings."""
     stubs = [("channel / accumulator / TDC / readout pass", "analog", lambda *a: None),
              ("row levels (gather, settling, x checks)", "levels", lambda *a: (0, 0))]
-    saved = {name: getattr(kernel, name) for _, name, _ in stubs}
-    try:
-        t_prev = t_quiet
-        for label, name, stub in stubs:
-            setattr(kernel, name, stub)
-            t = best(vmm)
-            print(f"  {label:<50s} {(t_prev - t) / t_mm:5.2f}")
-            t_prev = t
-        print(f"  {'matmuls as the evaluator runs them, and the rest':<50s} {t_prev / t_mm:5.2f}")
-    finally:
-        for name, fn in saved.items():
-            setattr(kernel, name, fn)
+
+    def stubbed(n: int):
+        def fn() -> None:
+            saved = {name: getattr(kernel, name) for _, name, _ in stubs[:n]}
+            try:
+                for _, name, stub in stubs[:n]:
+                    setattr(kernel, name, stub)
+                vmm()
+            finally:
+                for name, f in saved.items():
+                    setattr(kernel, name, f)
+        return fn
+
+    ts = bests([stubbed(n) for n in range(len(stubs) + 1)])
+    print("where the time goes (x plain matmul):")
+    print(f"  {'noise (unit normals, noise terms; vmm - noise off)':<50s} {(t_vmm - t_quiet) / t_mm:5.2f}")
+    for (label, _, _), t_prev, t in zip(stubs, ts, ts[1:]):
+        print(f"  {label:<50s} {(t_prev - t) / t_mm:5.2f}")
+    print(f"  {'matmuls as the evaluator runs them, and the rest':<50s} {ts[-1] / t_mm:5.2f}")
 
 
 if __name__ == "__main__":
