@@ -475,8 +475,8 @@ class Macro:
             Le, Y = ws
             xsum = np.empty(cb, dtype=np.int64)
             bounds = kernel.levels(xi, b0, b1, f["table"], f["mu"], Le, xsum)
-            for s in range(S):  # (cb, Rs) @ (Rs, G (J + 1)): a row of Y per vector
-                np.matmul(Le[:, s * Rs:(s + 1) * Rs], f["W"][s], out=Y[s])
+            # per sub-array s, (cb, Rs) @ (Rs, G (J + 1)): a row of Y[s] per vector (one stacked call)
+            np.matmul(Le.reshape(cb, S, Rs).transpose(1, 0, 2), f["W"], out=Y)
             kernel.analog(Y, f["W0"], f["p"], f["a2c_ref"], f["c_g"], f["e_g"], f["kch"], f["slope_mean"], f["sd_ref"],
                           f["var_q0"], f["tdc_gain"], noisy, np.uint64(seed or 0), b0, xsum, *ro, y, code, sat)
         finally:
