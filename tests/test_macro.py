@@ -287,6 +287,29 @@ def test_toml_config_round_trip(tmp_path):
     assert m.timing()["cycle_ns"] == pytest.approx(m.timing()["latency_ns"])
 
 
+def test_energy_is_the_mean_of_every_vectors_energy(ref):
+    """The evaluator averages through the block energy models' linearity; the same number as the
+    models applied vector by vector (previous vector's levels, code 0 before the first) to 1e-12."""
+    rng = np.random.default_rng(8)
+    x, w = rng.integers(0, 256, (40, 1024)), rng.integers(-128, 128, (1024, 256))
+    xi, wo = ref.check_inputs(x, w)
+    c, rm, cell = ref.config, ref.row, ref.cell
+    table = rm.level_table()
+    v = table[xi]
+    v_prev = np.vstack([np.full((1, 1024), table[0]), v[:-1]])
+    codes = np.concatenate([wo, np.full((1024, 1), ref._ref_word())], axis=1)
+    g = (codes[..., None] >> (4 * np.arange(2))) & 15
+    c_tot, _ = rm.line_params(256, g.sum((1, 2)) * cell.cu)
+    e_row = rm.energy(v, v_prev, c_tot[None, :]).sum(1)
+    e_cell = sum(cell.energy_per_cycle(v[:, s * 128:(s + 1) * 128], codes[s * 128:(s + 1) * 128]).sum(1)
+                 for s in range(8))
+    got = ref.energy(xi, wo)
+    assert got["row_drivers"] == pytest.approx(e_row.mean(), rel=1e-12)
+    assert got["cells"] == pytest.approx(e_cell.mean(), rel=1e-12)
+    assert got["total"] == pytest.approx(e_row.mean() + e_cell.mean() + 256 * ref.ta.e_conversion, rel=1e-12)
+    assert np.isnan(ref.evaluate(x[:0], w)["energy_j"]["total"])  # no VMM to average over
+
+
 # -- metrics and CLI -------------------------------------------------------------------------
 def test_metrics_definitions(ref):
     m = ref.metrics(n_chips=3, batch=64)

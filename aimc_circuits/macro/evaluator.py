@@ -568,20 +568,27 @@ class Macro:
     def energy(self, xi: np.ndarray, w_ob: np.ndarray) -> dict[str, float]:
         """Mean energy per VMM (J) over the batch, by block: row drivers (static bias + line charge),
         cell array (capacitor charging + switch gate drive, incl. the reference column), time
-        accumulators (one conversion per column)."""
+        accumulators (one conversion per column). An empty batch: NaN (no VMM to average).
+
+        Both input-dependent models are linear in the row levels (row driver: e0 + e1 v + (e2 v +
+        e3 v_prev) C_line; cells: e_s sum_r v_r c_r + constants), so the batch mean is the energy at
+        the batch-mean level of each row: one pass over x, not a (batch, rows) array per block."""
         c, rm = self.config, self.row
+        n = xi.shape[0]
+        if n == 0:
+            return dict.fromkeys(("row_drivers", "cells", "time_accumulators", "total"), float("nan"))
         table = rm.level_table()
-        v = table[xi]
-        v_prev = np.vstack([np.full((1, c.n_inputs), table[0]), v[:-1]])
+        v = kernel.level_sums(xi, table) / n  # mean level of each row
+        v_prev = v + (table[0] - table[xi[-1]]) / n  # the previous vector's level: code 0 before the first
         codes_all = np.concatenate([w_ob, np.full((c.n_inputs, 1), self._ref_word())], axis=1)
         g = (codes_all[..., None] >> (c.bits_per_group * np.arange(c.groups))) & (2**c.bits_per_group - 1)
         c_sel = g.sum((1, 2)) * self.cell.cu
         c_tot, _ = rm.line_params(c.n_outputs, c_sel)
-        e_row = rm.energy(v, v_prev, c_tot[None, :]).sum(1).mean()
+        e_row = rm.energy(v, v_prev, c_tot).sum()
         e_cell = 0.0
         for s in range(c.n_sub):  # the cell energy model is per sub-array column
             sl = slice(s * c.rows_per_subarray, (s + 1) * c.rows_per_subarray)
-            e_cell += self.cell.energy_per_cycle(v[:, sl], codes_all[sl]).sum(1).mean()
+            e_cell += self.cell.energy_per_cycle(v[None, sl], codes_all[sl]).sum()
         e_ta = self.ta.e_conversion * c.n_outputs
         total = e_row + e_cell + e_ta
         return {"row_drivers": float(e_row), "cells": float(e_cell), "time_accumulators": float(e_ta),

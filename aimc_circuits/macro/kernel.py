@@ -25,7 +25,7 @@ import numba as nb
 import numpy as np
 from scipy.special import ndtri
 
-__all__ = ["PARAMS", "params", "code_bounds", "levels", "analog", "standard_normal"]
+__all__ = ["PARAMS", "params", "code_bounds", "levels", "level_sums", "analog", "standard_normal"]
 
 _JIT = {"nogil": True, "cache": True, "fastmath": {"contract", "arcp"}, "error_model": "numpy"}
 
@@ -167,6 +167,17 @@ def standard_normal(gen: np.random.Generator, shape: tuple[int, ...]) -> np.ndar
     if n:
         _normals(np.uint64(gen.integers(0, 2**64, dtype=np.uint64)), 0, out)
     return out[:n].reshape(shape)
+
+
+@nb.njit(**_JIT)
+def level_sums(x, table):  # pragma: no cover - compiled
+    """sum over the vectors (rows of x) of table[x], per input (float64); codes already checked."""
+    out = np.zeros(x.shape[1])
+    for b in range(x.shape[0]):
+        xr = x[b]
+        for k in range(x.shape[1]):
+            out[k] += table[xr[k]]
+    return out
 
 
 @nb.njit(**_JIT)
