@@ -80,19 +80,22 @@ def direct_codes(m: Macro, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return ta.convert(V[:, :J], V[:, J:J + 1], chip=m.chip.ta)["t_stop"] / ta.design.t_lsb
 
 
-def test_fast_path_matches_direct_composition_of_block_models():
+@pytest.mark.parametrize("n_in,rows,raw_tol,trim_tol", [(1024, 128, 1.0, 1.0), (512, 64, 0.3, 0.2), (256, 32, 0.3, 0.2)])
+def test_fast_path_matches_direct_composition_of_block_models(n_in, rows, raw_tol, trim_tol):
     """Every static effect on (one chip's mismatch included), noise off: the folded evaluator's
-    continuous code against the direct composition. The fast path orders the channels' crossings
-    by their reference levels to first order (see kernel.analog); after the per-column gain
-    and offset that the column trim removes on a chip, they agree within 1 LSB RMS (measured
-    0.45); raw within 1 LSB RMS (measured 0.59)."""
-    m = small(QUIET)
-    x, w = workload(np.random.default_rng(5), 48, 1024, 16)
+    continuous code against the direct composition (LSB RMS). 128-row sub-arrays: the fast path
+    orders the channels' crossings by their reference levels to first order (see kernel.analog);
+    after the per-column gain and offset that the column trim removes on a chip they agree within
+    1 LSB (measured 0.45), raw within 1 LSB (0.59). Smaller sub-arrays swing further (first order:
+    2.4 LSB at 64 rows, 8.3 at 32), so there the crossing order is taken pair by pair: measured
+    0.09 / 0.02 (64 rows) and 0.16 / 0.04 (32 rows) raw / trimmed."""
+    m = small(QUIET, n_inputs=n_in, rows_per_subarray=rows)
+    x, w = workload(np.random.default_rng(5), 48, n_in, 16)
     xi, wo = m.check_inputs(x, w)
     fast = m._tn(xi, m.fold(wo), None)
     ref = direct_codes(m, x, w)
     inside = (ref > 0) & (ref < 255)  # the TA model's TDC stops at 0 (V_acc above vhi); the kernel extrapolates
-    assert inside.mean() > 0.9
+    assert inside.mean() > 0.8
     d = (fast - ref)[inside]
     resid = []
     for j in range(ref.shape[1]):
@@ -101,8 +104,8 @@ def test_fast_path_matches_direct_composition_of_block_models():
         c, *_ = np.linalg.lstsq(A, fast[k, j], rcond=None)
         resid.append(fast[k, j] - A @ c)
     resid = np.concatenate(resid)
-    assert np.sqrt(np.mean(resid**2)) < 1.0
-    assert np.sqrt(np.mean(d**2)) < 1.0
+    assert np.sqrt(np.mean(resid**2)) < trim_tol
+    assert np.sqrt(np.mean(d**2)) < raw_tol
 
 
 def test_default_workload_lands_mid_scale(ref):

@@ -44,7 +44,10 @@ trim, dominated by the crossing-order term below):
 * the accumulator's crossing-order term (each channel's pumps see the charge the channels
   crossing before them delivered): pairwise over the channels' reference levels, plus the first-
   order correction for channels whose V is above V_ref (they cross first); the clipping of the
-  pairwise overlap weight is applied on the reference levels only;
+  pairwise overlap weight is applied on the reference levels only (0.6 LSB RMS on 128-row
+  sub-arrays). Sub-arrays of fewer rows swing further (2.4 LSB at 64 rows, 8.3 at 32): there the
+  pass takes the term pair by pair at every column, as the model does (EXACT_ORDER_BELOW_ROWS;
+  ~27 ms more per 4096 vectors x 256 columns here: vmm 2.3x slower at 64 rows);
 * noise (row, kT/C, VTC) is referred to the column charge through each channel's small-signal
   gain at zero difference (an upper bound: the gain is highest there), one draw per column;
   row-driver noise is treated as independent per column (it is common to the row); the unit
@@ -75,6 +78,10 @@ from .config import MacroConfig, Nonidealities
 __all__ = ["Chip", "Macro"]
 
 REF_CODE = 8  #: reference column's code in every group (offset-binary zero of a 4-bit group)
+#: sub-arrays of fewer rows get the accumulator's crossing-order term pair by pair at every column
+#: (their channel swings are larger: to first order around the reference levels it is off by 2.4 LSB
+#: RMS at 64 rows, 8.3 at 32, against 0.6 at 128; the pairs cost ~27 ms per 4096 vectors x 256 columns)
+EXACT_ORDER_BELOW_ROWS = 128
 CHUNK = 128  #: vectors per chunk (fastest of 64..512 here, median over 40 calls: 3.03 vs 3.24 x plain at 256)
 N_THREADS = max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8))
 
@@ -478,7 +485,8 @@ class Macro:
             # per sub-array s, (cb, Rs) @ (Rs, G (J + 1)): a row of Y[s] per vector (one stacked call)
             np.matmul(Le.reshape(cb, S, Rs).transpose(1, 0, 2), f["W"], out=Y)
             kernel.analog(Y, f["W0"], f["p"], f["a2c_ref"], f["c_g"], f["e_g"], f["kch"], f["slope_mean"], f["sd_ref"],
-                          f["var_q0"], f["tdc_gain"], noisy, np.uint64(seed or 0), b0, xsum, *ro, y, code, sat)
+                          f["var_q0"], f["tdc_gain"], Rs < EXACT_ORDER_BELOW_ROWS, noisy, np.uint64(seed or 0), b0, xsum,
+                          *ro, y, code, sat)
         finally:
             _workspaces.put((S, G, J, Rs, cb), ws)
         return bounds

@@ -214,6 +214,52 @@ def levels(x, b0, b1, table, mu, Le, xsum):  # pragma: no cover - compiled
     return lo, hi
 
 
+@nb.njit(**_JIT)
+def _pair(y, y1, c2a, g1a, cra, kpa, kna, c2b, g1b, crb, kpb, knb, ab, inv_w):  # pragma: no cover - compiled
+    """One sub-array's two channels at one column, from y, y1 = V_ref - V (groups 0 and 1): their
+    VTC charges q, q1 and u, u1 = min(y, 0) (-(V - V_ref) where V is above V_ref)."""
+    u = min(y, _F(0.0))
+    y = y * (y * c2a + g1a)  # ramp curvature, second order
+    q = y * _sel(y, kpa, kna) + cra  # group 0's near-zero term (amplitude < 0.01 LSB) left out
+    u1 = min(y1, _F(0.0))
+    y1 = y1 * (y1 * c2b + g1b)
+    q1 = y1 * _sel(y1, kpb, knb) + ab * _tanh(y1 * inv_w) + crb
+    return q, q1, u, u1
+
+
+@nb.njit(**_JIT)
+def _exact_order(Y, Y0, b, kch, c2, g1, cst, dl, w_ch, beta_o, inv_2dw, inv_w, qb, ub, fj, acc):  # pragma: no cover
+    """acc[j] += every channel's charge x (1 + beta sum over the other channels c0 of 16^g(c0)
+    s(L - L_c0)) at column j of vector b: the crossing-order term of the time accumulator model
+    pair by pair, with the crossing levels L = V_ref - u of that column (O((S G)^2) per column;
+    see :func:`aimc_circuits.fit.time_accumulator.order_charge`). qb, ub (S G, J), fj (J): work."""
+    S = Y.shape[0]
+    J1 = Y.shape[2] // 2
+    J = J1 - 1
+    for s in range(S):
+        yr, y0r = Y[s, b], Y0[s]
+        qa, qc, ua, uc = qb[2 * s], qb[2 * s + 1], ub[2 * s], ub[2 * s + 1]
+        kpa, kna, kpb, knb, ab = kch[0, s, 0], kch[1, s, 0], kch[0, s, 1], kch[1, s, 1], kch[2, s, 1]
+        for j in range(J):
+            qa[j], qc[j], ua[j], uc[j] = _pair(yr[j] + y0r[j], yr[J1 + j] + y0r[J1 + j], c2[2 * s], g1[2 * s],
+                                               cst[2 * s], kpa[j], kna[j], c2[2 * s + 1], g1[2 * s + 1],
+                                               cst[2 * s + 1], kpb[j], knb[j], ab[j], inv_w)
+    kd = _F(inv_2dw)
+    for c1 in range(2 * S):
+        fj[:] = 1.0 - 0.5 * beta_o * w_ch[c1]  # the pair c0 = c1 (s = 1/2) left out
+        u1r = ub[c1]
+        for c0 in range(2 * S):
+            # L_c1 - L_c0 = (d_c0 - d_c1) + (u_c0 - u_c1), d = vdd - V_ref: the reference levels
+            k0 = _F(0.5 + (dl[c0] - dl[c1]) * inv_2dw)
+            wb = _F(beta_o * w_ch[c0])
+            u0r = ub[c0]
+            for j in range(J):
+                fj[j] += wb * min(max(k0 + (u0r[j] - u1r[j]) * kd, _F(0.0)), _F(1.0))
+        q1r = qb[c1]
+        for j in range(J):
+            acc[j] += q1r[j] * fj[j]
+
+
 _ZBLK = 16  #: vectors per block of unit normals in :func:`analog`
 
 
@@ -225,7 +271,7 @@ def _sel(y, a, b):  # pragma: no cover - compiled
 
 
 @nb.njit(**_JIT)
-def analog(Y, Y0, p, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, tdc_gain, noisy, seed, b0, xsum,
+def analog(Y, Y0, p, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, tdc_gain, exact_order, noisy, seed, b0, xsum,
            alpha, beta, pedj, readout, quant, clip, top, y_out, code_out, sat_out):  # pragma: no cover
     """The analog chain after the matmuls, for one chunk, and the digital readout.
 
@@ -236,7 +282,8 @@ def analog(Y, Y0, p, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, tdc_gai
     the gains for V below and above V_ref, the near-zero term's amplitude x its width;
     slope_mean (S, G) and sd_ref (S, G): the reference column's sampling noise (a common charge,
     sd_ref in V); var_q0 (J, S G): each channel's noise variance (V^2) x its small-signal gain^2;
-    tdc_gain (J or 0). noisy: draw the noise, J + S G unit normals per vector (:func:`_normals`
+    tdc_gain (J or 0). exact_order: the accumulator's crossing-order term pair by pair at every
+    column (:func:`_exact_order`) instead of to first order around the reference levels. noisy: draw the noise, J + S G unit normals per vector (:func:`_normals`
     with `seed`, for blocks of 16 vectors at a time). Vector by vector (b0 + b is the row of the
     outputs): readout False: y_out = the continuous TDC code; True: the readout y (and code_out,
     sat_out unless they are empty), with quantization / clipping as flagged."""
@@ -248,6 +295,7 @@ def analog(Y, Y0, p, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, tdc_gai
     b2, b3, inv_w = p[_B2], p[_B3], np.float32(p[_INV_W])
     beta_o, dw = p[_BETA_ORDER], p[_DW]
     order = beta_o != 0.0
+    exact = exact_order and order
     t_lsb, t0, t1, tc2 = p[_T_LSB], p[_T0], p[_T1], p[_TC2]
     inv_cacc, a2_acc, w_tot, inv_2dw = 1.0 / p[_C_ACC], p[_A2_ACC], p[_W_TOT], 1.0 / (2.0 * dw)
     # vhi - V_acc = vhi - v_acc0 - gamma (vdd - vc / SG) + xq (1 + a2 xq)
@@ -278,6 +326,9 @@ def analog(Y, Y0, p, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, tdc_gai
     acc_uw = np.empty(J, dtype=np.float32)
     acc_qu = np.empty(J, dtype=np.float32)
     acc_raw = np.empty(J, dtype=np.float32)
+    qb = np.empty((SG if exact else 0, J), dtype=np.float32)  # exact order: every channel's charge, u
+    ub = np.empty((SG if exact else 0, J), dtype=np.float32)
+    fj = np.empty(J, dtype=np.float32)
     var = np.empty(J, dtype=np.float32)
     tb = np.empty(J)
     nz = J + SG  # unit normals per vector: the columns', then the reference column's
@@ -325,27 +376,22 @@ def analog(Y, Y0, p, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, tdc_gai
         acc_uw[:] = 0.0
         acc_qu[:] = 0.0
         acc_raw[:] = 0.0
-        for s in range(S):  # both groups of a sub-array in one pass (half the accumulator traffic)
-            yr, y0r = Y[s, b], Y0[s]
-            c2a, g1a, cra, fra = c2[2 * s], g1[2 * s], cst[2 * s], fac[2 * s]
-            c2b, g1b, crb, frb = c2[2 * s + 1], g1[2 * s + 1], cst[2 * s + 1], fac[2 * s + 1]
-            kpa, kna = kch[0, s, 0], kch[1, s, 0]  # gains for V below / above V_ref
-            kpb, knb, ab = kch[0, s, 1], kch[1, s, 1], kch[2, s, 1]
-            for j in range(J):
-                # group 0 (its near-zero term, amplitude < 0.01 LSB, left out)
-                y = yr[j] + y0r[j]
-                u = min(y, _F(0.0))  # -(V - V_ref) where V is above V_ref
-                y = y * (y * c2a + g1a)  # ramp curvature, second order
-                q = y * _sel(y, kpa[j], kna[j]) + cra
-                # group 1
-                y1 = yr[J1 + j] + y0r[J1 + j]
-                u1 = min(y1, _F(0.0))
-                y1 = y1 * (y1 * c2b + g1b)
-                q1 = y1 * _sel(y1, kpb[j], knb[j]) + ab[j] * _tanh(y1 * inv_w) + crb
-                acc_uw[j] += u + _F(16.0) * u1
-                acc_qu[j] += u * q + u1 * q1
-                acc_raw[j] += q + q1
-                acc[j] += q * fra + q1 * frb
+        if exact:  # (the first-order sums stay 0: no correction below)
+            _exact_order(Y, Y0, b, kch, c2, g1, cst, dl, w_ch, beta_o, inv_2dw, inv_w, qb, ub, fj, acc)
+        else:
+            for s in range(S):  # both groups of a sub-array in one pass (half the accumulator traffic)
+                yr, y0r = Y[s, b], Y0[s]
+                c2a, g1a, cra, fra = c2[2 * s], g1[2 * s], cst[2 * s], fac[2 * s]
+                c2b, g1b, crb, frb = c2[2 * s + 1], g1[2 * s + 1], cst[2 * s + 1], fac[2 * s + 1]
+                kpa, kna = kch[0, s, 0], kch[1, s, 0]  # gains for V below / above V_ref
+                kpb, knb, ab = kch[0, s, 1], kch[1, s, 1], kch[2, s, 1]
+                for j in range(J):
+                    q, q1, u, u1 = _pair(yr[j] + y0r[j], yr[J1 + j] + y0r[J1 + j], c2a, g1a, cra, kpa[j], kna[j],
+                                         c2b, g1b, crb, kpb[j], knb[j], ab[j], inv_w)
+                    acc_uw[j] += u + _F(16.0) * u1
+                    acc_qu[j] += u * q + u1 * q1
+                    acc_raw[j] += q + q1
+                    acc[j] += q * fra + q1 * frb
         # the accumulator and TDC transfer: the stop time in code units
         vhb = v_hi0 + gam * (vc / SG)
         for j in range(J):
