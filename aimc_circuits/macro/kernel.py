@@ -277,16 +277,17 @@ def analog(Y, Y0, p, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, tdc_gai
 
     Y: (S, cb, G (J+1)) float32 (the matmuls' outputs, a row per vector) plus Y0 (S, G (J+1))
     float32 (per-channel constants): Y[s, b, g (J+1) + j] + Y0[s, g (J+1) + j] = V_ref - V of
-    channel (s, g) at column j, at g (J+1) + J the reference column's d = vdd - V_ref. p: scalars (:data:`PARAMS`). a2c_ref (S, G): the reference column's
-    second-order coefficient; c_g, e_g (G): pulse-pair constant charge; kch (3, S, G, J) float32:
-    the gains for V below and above V_ref, the near-zero term's amplitude x its width;
-    slope_mean (S, G) and sd_ref (S, G): the reference column's sampling noise (a common charge,
-    sd_ref in V); var_q0 (J, S G): each channel's noise variance (V^2) x its small-signal gain^2;
-    tdc_gain (J or 0). exact_order: the accumulator's crossing-order term pair by pair at every
-    column (:func:`_exact_order`) instead of to first order around the reference levels. noisy: draw the noise, J + S G unit normals per vector (:func:`_normals`
-    with `seed`, for blocks of 16 vectors at a time). Vector by vector (b0 + b is the row of the
-    outputs): readout False: y_out = the continuous TDC code; True: the readout y (and code_out,
-    sat_out unless they are empty), with quantization / clipping as flagged."""
+    channel (s, g) at column j, at g (J+1) + J the reference column's d = vdd - V_ref.
+    p: scalars (:data:`PARAMS`). a2c_ref (S, G): the reference column's second-order coefficient;
+    c_g, e_g (G): pulse-pair constant charge; kch (3, S, G, J) float32: the gains for V below and
+    above V_ref, the near-zero term's amplitude x its width; slope_mean (S, G) and sd_ref (S, G):
+    the reference column's sampling noise (a common charge, sd_ref in V); var_q0 (J, S G): each
+    channel's noise variance (V^2) x its small-signal gain^2; tdc_gain (J or 0). exact_order: the
+    accumulator's crossing-order term pair by pair at every column (:func:`_exact_order`) instead
+    of to first order around the reference levels. noisy: draw the noise, J + S G unit normals per
+    vector (:func:`_normals` with `seed`, for blocks of 16 vectors at a time). Vector by vector
+    (b0 + b is the row of the outputs): readout False: y_out = the continuous TDC code; True: the
+    readout y (and code_out, sat_out unless they are empty), with quantization / clipping as flagged."""
     S, cb, GJ1 = Y.shape
     G = 2  # the VTC model's two capacitor groups (group 1 weighs 16)
     J1 = GJ1 // G

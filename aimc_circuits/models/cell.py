@@ -133,7 +133,8 @@ class CellModel:
         s = np.einsum("br,rjg->bj", v, codes.astype(np.float64), optimize=True)
         n = codes.sum((0, 2))
         # gate drive per group code (a table over the 2^bits_per_group codes), summed per column
-        per_code = ((np.arange(self.design.max_code + 1)[:, None] >> np.arange(self.design.bits_per_group)) & 1) @ self.e_gate_bit
+        d = self.design
+        per_code = ((np.arange(d.max_code + 1)[:, None] >> np.arange(d.bits_per_group)) & 1) @ self.e_gate_bit
         e_gate = per_code[codes].sum((0, 2))
         e = self.e_fit
         return e["e_s"] * s + e["e_n"] * n + e["e_r"] * v.shape[1] + e_gate
