@@ -366,12 +366,12 @@ def analog(Y, Y0, p, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, tdc_gai
             var[:] = var0
         for ch in range(SG):
             e = d1[ch] * fac[ch]
-            if noisy:  # charge noise through the channels' small-signal gains, and the TDC's jitter
+            if noisy:  # charge noise through the channels' small-signal gains (and the TDC's jitter, var0)
                 e2 = _F(e * e)
                 vr = vq[ch]
                 for j in range(J):
                     var[j] += vr[j] * e2
-            if noisy:
+                # the reference column's sampling noise: a charge common to all columns
                 const -= slope_mean[ch // G, ch % G] * e * sd_ref[ch // G, ch % G] * z[J + ch]
         acc[:] = 0.0
         acc_uw[:] = 0.0
