@@ -214,6 +214,16 @@ def levels(x, b0, b1, table, mu, Le, xsum):  # pragma: no cover - compiled
     return lo, hi
 
 
+_ZBLK = 16  #: vectors per block of unit normals in :func:`analog`
+
+
+@nb.njit(**_JIT)
+def _sel(y, a, b):  # pragma: no cover - compiled
+    """a where y >= 0, else b. (A helper: written inline on two array elements, numba turns the
+    choice into two gathers; here both are loaded and blended.)"""
+    return a if y >= _F(0.0) else b
+
+
 @nb.njit(**_JIT)
 def _pair(y, y1, c2a, g1a, cra, kpa, kna, c2b, g1b, crb, kpb, knb, ab, inv_w):  # pragma: no cover - compiled
     """One sub-array's two channels at one column, from y, y1 = V_ref - V (groups 0 and 1): their
@@ -258,16 +268,6 @@ def _exact_order(Y, Y0, b, kch, c2, g1, cst, dl, w_ch, beta_o, inv_2dw, inv_w, q
         q1r = qb[c1]
         for j in range(J):
             acc[j] += q1r[j] * fj[j]
-
-
-_ZBLK = 16  #: vectors per block of unit normals in :func:`analog`
-
-
-@nb.njit(**_JIT)
-def _sel(y, a, b):  # pragma: no cover - compiled
-    """a where y >= 0, else b. (A helper: written inline on two array elements, numba turns the
-    choice into two gathers; here both are loaded and blended.)"""
-    return a if y >= _F(0.0) else b
 
 
 @nb.njit(**_JIT)
