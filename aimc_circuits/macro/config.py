@@ -8,12 +8,13 @@ the fields (top-level keys, and a ``[nonidealities]`` table of booleans)::
     [nonidealities]
     ktc_noise = false
 
-Every field is validated here (types, ranges); that the shipped calibrations were made for this
-design (bits, grouping, unit capacitor, supply, corner, temperature) is checked when the macro
-is built from them (:meth:`aimc_circuits.macro.Macro.from_config`).
+Every field is validated here (types, ranges, registered block variants); that the calibrations
+were made for this design (bits, grouping, unit capacitor, supply, corner, temperature) is
+checked when the macro is built from them (:meth:`aimc_circuits.macro.Macro.from_config`).
 """
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any, Mapping
 
 from ..errors import ParameterError, did_you_mean
 from ..pdk import BASE_CORNERS as CORNERS
+from ..registry import REFERENCE, get_variant
 
 __all__ = ["COLUMN_TRIMS", "MacroConfig", "Nonidealities"]
 
@@ -92,35 +94,58 @@ class MacroConfig:
     output_bits: int = 8  #: resolution of the column's time-to-digital conversion
     rows_per_subarray: int = 128  #: rows sharing one column line (n_inputs / rows_per_subarray sub-arrays)
     bits_per_group: int = 4  #: capacitor bits per group (an 8-bit weight = 2 groups of 4)
-    unit_cap_f: float = 7.833e-16  #: Cu (F): sky130 cap_vpp_01p8x01p8_m1m2_noshield, tt
+    cell_variant: str = REFERENCE["cell"]  #: registered cell variant (aimc_circuits.registry)
+    row_driver_variant: str = REFERENCE["row_driver"]  #: registered row-driver variant
+    time_accumulator_variant: str = REFERENCE["time_accumulator"]  #: registered time-accumulator variant
+    unit_cap_f: float | None = None  #: Cu (F); None = the cell calibration's (must match it when given)
     vdd: float = 1.8  #: supply (V)
     corner: str = "tt"  #: process corner of the calibration
     temperature_c: float = 27.0  #: temperature (C): kT/C noise, and must match the calibration
-    t_cell_ns: float | None = None  #: row drive + charge sharing phase (ns); None = the calibrated 5.3 ns
+    t_cell_ns: float | None = None  #: row drive + charge sharing phase (ns); None = the calibrated cycle (5.3 ns)
     t_conversion_ns: float | None = None  #: time-accumulator conversion (ns); None = the calibrated 31.7 ns
     pipelined: bool = True  #: next vector's row/cell phase overlaps this vector's TDC phase
     column_trim: str = "offset_gain"  #: per-chip digital column trim: "none", "offset" or "offset_gain" (see Macro)
+    design_trim_seed: int = 12345  #: random batch of the design-time readout trim (nominal chip)
+    column_trim_seed: int = 54321  #: random input batch of the per-chip column trim
     nonidealities: Nonidealities = field(default_factory=Nonidealities)
     seed: int = 0  #: chip instance (mismatch draw) of Macro.from_config; metrics draw seed .. seed + n_chips - 1
     n_chips: int = 10  #: chip instances for the metrics' error spread
     workload_batch: int = 512  #: vectors of the default workload in metrics()
-    calibration_dir: str | None = None  #: directory of the block calibrations; None = the shipped calibration/
+    n_threads: int | None = None  #: evaluator worker threads; None = one per core (at most 8)
+    calibration_dir: str | None = None  #: directory of <family>/<variant>.json calibrations; None = the shipped calibration/
+    allow_edited_calibration: bool = False  #: accept hand-edited calibration files (checksum mismatch) with a warning
 
     def __post_init__(self):
         ints = {"n_inputs": 1, "n_outputs": 1, "input_bits": 1, "weight_bits": 2, "output_bits": 1,
-                "rows_per_subarray": 1, "bits_per_group": 1, "seed": 0, "n_chips": 1, "workload_batch": 2}
+                "rows_per_subarray": 1, "bits_per_group": 1, "seed": 0, "n_chips": 1, "workload_batch": 2,
+                "design_trim_seed": 0, "column_trim_seed": 0}
         for name, lo in ints.items():
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
                 raise ParameterError(f"{name}={v!r} must be an integer >= {lo}")
-        for name in ("unit_cap_f", "vdd"):
+        for name, opt in (("unit_cap_f", True), ("vdd", False)):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or v != v:
-                raise ParameterError(f"{name}={v!r} must be a number > 0")
+            if v is None and opt:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
+                raise ParameterError(f"{name}={v!r} must be a finite number > 0")
         for name in ("t_cell_ns", "t_conversion_ns"):
             v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0):
-                raise ParameterError(f"{name}={v!r} must be a time > 0 ns (or unset for the calibrated value)")
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf):
+                raise ParameterError(f"{name}={v!r} must be a finite time > 0 ns (or unset for the calibrated value)")
+        if self.n_threads is not None and (isinstance(self.n_threads, bool) or not isinstance(self.n_threads, int)
+                                           or not 1 <= self.n_threads <= 256):
+            raise ParameterError(f"n_threads={self.n_threads!r} must be an integer in 1..256 (or unset: one per core)")
+        if self.calibration_dir is not None and not isinstance(self.calibration_dir, (str, Path)):
+            raise ParameterError(f"calibration_dir={self.calibration_dir!r} must be a directory path (a string)")
+        for name in ("pipelined", "allow_edited_calibration"):
+            if not isinstance(getattr(self, name), bool):
+                raise ParameterError(f"{name}={getattr(self, name)!r} must be true or false")
+        for family in ("cell", "row_driver", "time_accumulator"):
+            name = getattr(self, f"{family}_variant")
+            if not isinstance(name, str):
+                raise ParameterError(f"{family}_variant={name!r} must be a registered variant name (a string)")
+            get_variant(family, name)
         if not isinstance(self.temperature_c, (int, float)) or isinstance(self.temperature_c, bool) \
                 or not -55 <= self.temperature_c <= 150:
             raise ParameterError(f"temperature_c={self.temperature_c!r} must be a number in -55..150 C")
@@ -128,8 +153,6 @@ class MacroConfig:
             raise ParameterError(f"corner={self.corner!r}; allowed: {', '.join(CORNERS)}{did_you_mean(self.corner, CORNERS)}")
         if self.column_trim not in COLUMN_TRIMS:
             raise ParameterError(f"column_trim={self.column_trim!r}; allowed: {', '.join(COLUMN_TRIMS)}")
-        if not isinstance(self.pipelined, bool):
-            raise ParameterError(f"pipelined={self.pipelined!r} must be true or false")
         if not isinstance(self.nonidealities, Nonidealities):
             raise ParameterError("nonidealities must be a Nonidealities instance (or a TOML table of booleans)")
         if self.n_inputs % self.rows_per_subarray:
@@ -183,9 +206,15 @@ class MacroConfig:
         """Read a TOML file (see the module docstring)."""
         p = Path(path)
         try:
-            data = tomllib.loads(p.read_text())
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ParameterError(f"macro config file {p} does not exist") from None
+        except IsADirectoryError:
+            raise ParameterError(f"macro config {p} is a directory, not a TOML file") from None
+        except UnicodeDecodeError as exc:
+            raise ParameterError(f"macro config file {p} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        except PermissionError:
+            raise ParameterError(f"macro config file {p} is not readable (permission denied)") from None
         except tomllib.TOMLDecodeError as exc:
             raise ParameterError(f"macro config file {p} is not valid TOML: {exc}") from None
         return cls.from_mapping(data)

@@ -20,10 +20,10 @@ tabulated inverse CDF (quantile error <= 4.5e-4 sigma, tails cut at 6.2 sigma; s
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 import numba as nb
 import numpy as np
-from scipy.special import ndtri
 
 __all__ = ["PARAMS", "params", "code_bounds", "levels", "level_sums", "analog", "standard_normal"]
 
@@ -84,7 +84,7 @@ def _tanh(x):  # pragma: no cover - compiled
 _NB_BITS = 12
 _N_BINS = 1 << _NB_BITS
 _N_EXACT = 16
-_KNOTS = np.concatenate([[0.0], ndtri(np.arange(1, _N_BINS) / _N_BINS), [0.0]])
+_KNOTS = np.concatenate([[0.0], [NormalDist().inv_cdf(i / _N_BINS) for i in range(1, _N_BINS)], [0.0]])
 _KNOTS[0], _KNOTS[-1] = _KNOTS[1], _KNOTS[-2]  # bins 0 and N-1 are always solved exactly
 _Z0 = _KNOTS[:-1].astype(np.float32)
 _DZ = np.diff(_KNOTS).astype(np.float32)
@@ -271,14 +271,15 @@ def _exact_order(Y, Y0, b, kch, c2, g1, cst, dl, w_ch, beta_o, inv_2dw, inv_w, q
 
 
 @nb.njit(**_JIT)
-def analog(Y, Y0, p, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, tdc_gain, exact_order, noisy, seed, b0, xsum,
-           alpha, beta, pedj, readout, quant, clip, top, y_out, code_out, sat_out):  # pragma: no cover
+def analog(Y, Y0, p, w_ch, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, tdc_gain, exact_order, noisy, seed, b0,
+           xsum, alpha, beta, pedj, readout, quant, clip, top, y_out, code_out, sat_out):  # pragma: no cover
     """The analog chain after the matmuls, for one chunk, and the digital readout.
 
     Y: (S, cb, G (J+1)) float32 (the matmuls' outputs, a row per vector) plus Y0 (S, G (J+1))
     float32 (per-channel constants): Y[s, b, g (J+1) + j] + Y0[s, g (J+1) + j] = V_ref - V of
     channel (s, g) at column j, at g (J+1) + J the reference column's d = vdd - V_ref.
-    p: scalars (:data:`PARAMS`). a2c_ref (S, G): the reference column's second-order coefficient;
+    p: scalars (:data:`PARAMS`). w_ch (S G): each channel's group weight (any number of groups G;
+    two groups take a fused path, and only they the exact crossing order). a2c_ref (S, G): the reference column's second-order coefficient;
     c_g, e_g (G): pulse-pair constant charge; kch (3, S, G, J) float32: the gains for V below and
     above V_ref, the near-zero term's amplitude x its width; slope_mean (S, G) and sd_ref (S, G):
     the reference column's sampling noise (a common charge, sd_ref in V); var_q0 (J, S G): each
@@ -289,14 +290,14 @@ def analog(Y, Y0, p, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, tdc_gai
     (b0 + b is the row of the outputs): readout False: y_out = the continuous TDC code; True: the
     readout y (and code_out, sat_out unless they are empty), with quantization / clipping as flagged."""
     S, cb, GJ1 = Y.shape
-    G = 2  # the VTC model's two capacitor groups (group 1 weighs 16)
+    G = w_ch.shape[0] // S  # capacitor groups
     J1 = GJ1 // G
     J = J1 - 1
     SG = S * G
     b2, b3, inv_w = p[_B2], p[_B3], np.float32(p[_INV_W])
     beta_o, dw = p[_BETA_ORDER], p[_DW]
     order = beta_o != 0.0
-    exact = exact_order and order
+    exact = exact_order and order and G == 2
     t_lsb, t0, t1, tc2 = p[_T_LSB], p[_T0], p[_T1], p[_TC2]
     inv_cacc, a2_acc, w_tot, inv_2dw = 1.0 / p[_C_ACC], p[_A2_ACC], p[_W_TOT], 1.0 / (2.0 * dw)
     # vhi - V_acc = vhi - v_acc0 - gamma (vdd - vc / SG) + xq (1 + a2 xq)
@@ -311,9 +312,6 @@ def analog(Y, Y0, p, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, tdc_gai
     for ch in range(SG):
         for j in range(J):
             vq[ch, j] = p[_KQ] * var_q0[j, ch] * inv_tl2
-    w_ch = np.empty(SG)
-    for ch in range(SG):
-        w_ch[ch] = 16.0 ** (ch % G)
     # per channel (of the vector at hand): from the reference column's level
     g1 = np.empty(SG, dtype=np.float32)
     c2 = np.empty(SG, dtype=np.float32)
@@ -379,20 +377,38 @@ def analog(Y, Y0, p, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, tdc_gai
         acc_raw[:] = 0.0
         if exact:  # (the first-order sums stay 0: no correction below)
             _exact_order(Y, Y0, b, kch, c2, g1, cst, dl, w_ch, beta_o, inv_2dw, inv_w, qb, ub, fj, acc)
-        else:
+        elif G == 2:
             for s in range(S):  # both groups of a sub-array in one pass (half the accumulator traffic)
                 yr, y0r = Y[s, b], Y0[s]
                 c2a, g1a, cra, fra = c2[2 * s], g1[2 * s], cst[2 * s], fac[2 * s]
                 c2b, g1b, crb, frb = c2[2 * s + 1], g1[2 * s + 1], cst[2 * s + 1], fac[2 * s + 1]
                 kpa, kna = kch[0, s, 0], kch[1, s, 0]  # gains for V below / above V_ref
                 kpb, knb, ab = kch[0, s, 1], kch[1, s, 1], kch[2, s, 1]
+                w1 = _F(w_ch[2 * s + 1])
                 for j in range(J):
                     q, q1, u, u1 = _pair(yr[j] + y0r[j], yr[J1 + j] + y0r[J1 + j], c2a, g1a, cra, kpa[j], kna[j],
                                          c2b, g1b, crb, kpb[j], knb[j], ab[j], inv_w)
-                    acc_uw[j] += u + _F(16.0) * u1
+                    acc_uw[j] += u + w1 * u1
                     acc_qu[j] += u * q + u1 * q1
                     acc_raw[j] += q + q1
                     acc[j] += q * fra + q1 * frb
+        else:
+            for s in range(S):  # any number of groups: one pass per channel
+                yr, y0r = Y[s, b], Y0[s]
+                for g in range(G):
+                    ch = s * G + g
+                    c2a, g1a, cra, fra, wg = c2[ch], g1[ch], cst[ch], fac[ch], _F(w_ch[ch])
+                    kpa, kna, aa = kch[0, s, g], kch[1, s, g], kch[2, s, g]
+                    o = g * J1
+                    for j in range(J):
+                        y = yr[o + j] + y0r[o + j]
+                        u = min(y, _F(0.0))
+                        y = y * (y * c2a + g1a)
+                        q = y * _sel(y, kpa[j], kna[j]) + aa[j] * _tanh(y * inv_w) + cra
+                        acc_uw[j] += wg * u
+                        acc_qu[j] += u * q
+                        acc_raw[j] += q
+                        acc[j] += q * fra
         # the accumulator and TDC transfer: the stop time in code units
         vhb = v_hi0 + gam * (vc / SG)
         for j in range(J):

@@ -1,4 +1,4 @@
-"""Macro metrics (DESIGN.md section 5) and their table, with the AiDAC headline beside ours."""
+"""Macro metrics (definitions in docs/design.md) and their table, with the AiDAC headline beside ours."""
 from __future__ import annotations
 
 from typing import Any
@@ -28,13 +28,13 @@ def compute_metrics(macro, n_chips: int | None = None, batch: int | None = None)
     for k in range(n_chips):
         mk = macro.with_chip(c.seed + k) if macro.chip.seed is not None else macro
         r = mk.evaluate(x, w, rng=np.random.default_rng(10_000 + c.seed + k), energy=energy is None)
-        energy = energy or r["energy_j"]
-        e = r["errors"]
+        energy = energy or r.energy_j
+        e = r.errors
         rms = float(np.sqrt(np.mean(e**2)))
         per_chip.append({"seed": mk.chip.seed, "error_fs_pct": 100 * rms / mk.full_scale(),
-                         "error_sig_pct": 100 * rms / float(np.std(r["y_ideal"])),
-                         "mean_error_lsb": float(np.mean(e) / np.mean(r.get("lsb", 1.0))),
-                         "saturated_pct": 100 * float(np.mean(r["saturated"]))})
+                         "error_sig_pct": 100 * rms / float(np.std(r.y_ideal)),
+                         "mean_error_lsb": float(np.mean(e) / np.mean(r.lsb)),
+                         "saturated_pct": 100 * float(np.mean(r.saturated))})
     t = macro.timing()
     ops = c.ops_per_vmm
     e_tot = energy["total"]

@@ -36,7 +36,7 @@ from ..pdk import find_pdk
 from .cache import PointCache, content_key, decode, encode, file_sha256, libngspice_path
 from .testbench import Testbench
 
-__all__ = ["PointRecord", "SweepResult", "expand_grid", "run_sweep"]
+__all__ = ["PointRecord", "SweepResult", "combined_provenance", "expand_grid", "run_sweep"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,16 @@ class SweepResult:
     n_loads: int
     wall_s: float
     provenance: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """What this sweep covered, for a calibration's provenance: testbench, point counts,
+        corners, temperatures and Monte Carlo seeds."""
+        pts = [r.point for r in self.records]
+        return {"testbench": self.testbench, "points": len(pts), "simulated": self.n_simulated,
+                "cached": self.n_cached, "failed": len(self.failed),
+                "corners": sorted({str(p.get("corner", "tt")) for p in pts}),
+                "temperatures_c": sorted({float(p.get("temp", 27.0)) for p in pts}),
+                "mc_seeds": sorted({int(p["seed"]) for p in pts if p.get("seed") is not None})}
 
     @property
     def failed(self) -> list[PointRecord]:
@@ -135,6 +145,20 @@ def _plan(tb: Testbench, points: list[dict[str, Any]]) -> tuple[list[tuple[str, 
     prov = {"testbench": tb.name, "pdk": pdk.provenance(), "libngspice": str(libngspice_path()),
             "libngspice_sha256": lib_sha}
     return planned, prov
+
+
+def combined_provenance(results: list["SweepResult"]) -> dict[str, Any]:
+    """Provenance of a characterization made of several sweeps: the tools (PDK, libngspice,
+    ngspice version; the same for every sweep) and one :meth:`SweepResult.summary` per sweep."""
+    if not results:
+        return {"sweeps": []}
+    common = {k: v for k, v in results[0].provenance.items() if k != "testbench"}
+    for r in results[1:]:
+        for k, v in common.items():
+            if r.provenance.get(k) != v:
+                raise AimcError(f"sweeps of one characterization ran with different {k}: {v!r} vs "
+                                f"{r.provenance.get(k)!r}")
+    return {**common, "sweeps": [r.summary() for r in results]}
 
 
 def _batches(planned: list[tuple[str, _Item]], workers: int, max_points: int | None,

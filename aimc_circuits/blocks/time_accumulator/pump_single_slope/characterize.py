@@ -1,0 +1,326 @@
+"""Characterize the time-accumulator variant ``pump_single_slope`` in SPICE and fit its behavioral model
+(-> ``calibration/time_accumulator/pump_single_slope.json``).
+
+Sweeps: the VTC + charge-pump transfer (16 channels per run on one column ramp, random
+(V, V_ref) pairs over the column range, with held-out runs), corners x temperatures, Monte
+Carlo columns on tt_mm (per-channel offset and gain spread), the TDC transfer (16 TDCs per
+run), whole-column accumulations (16 VTCs into one C_acc, then the TDC) with held-out runs,
+comparator noise (-> jitter) and supply energy.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ....errors import ParameterError
+from ....fitting import quality
+from ....paths import netlist_path
+from ....spice.sweep import SweepResult, combined_provenance, run_sweep
+from .design import TADesign
+from .fit import fit_accumulator_order, fit_tdc, fit_vtc, fit_vtc_quality
+from .model import acc_voltage, order_charge, tdc_time, vtc_charge
+from .testbench import AccumulatorTestbench, ComparatorNoiseTestbench, TdcTestbench, VtcTestbench
+
+__all__ = ["PROFILES", "characterize_time_accumulator", "V_COL_RANGE"]
+
+#: the whole-column level sets come from default_rng(seed + this), apart from the other sweeps
+COLUMN_SEED_OFFSET = 72
+#: ... and the macro-level VTC sets from default_rng(seed + this)
+MACRO_SEED_OFFSET = 73
+#: group column voltages the cells produce (vr - full swing at 128 rows .. vr), V
+V_COL_RANGE = (0.84, 1.8)
+
+
+@dataclass(frozen=True)
+class Profile:
+    vtc_runs: tuple[int, int]  #: VTC runs (16 channels each): fit, held out
+    vtc_macro_runs: tuple[int, int]  #: VTC runs at the levels a macro column carries: fit, held out
+    column_runs: tuple[int, int]  #: whole-column runs at the macro's levels: fit, held out
+    spread_column_runs: int  #: whole-column runs with well separated crossings (a check only)
+    corners: tuple[tuple[str, float], ...]
+    mc_seeds: int
+
+
+PROFILES = {
+    "fast": Profile(vtc_runs=(3, 1), vtc_macro_runs=(6, 2), column_runs=(16, 8), spread_column_runs=0,
+                    corners=(("tt", 27.0), ("ss", 27.0), ("ff", 27.0), ("tt", -40.0), ("tt", 85.0)), mc_seeds=6),
+    "full": Profile(vtc_runs=(8, 3), vtc_macro_runs=(12, 4), column_runs=(24, 10), spread_column_runs=12,
+                    corners=tuple((c, t) for c in ("tt", "ss", "ff", "sf", "fs") for t in (-40.0, 27.0, 85.0)),
+                    mc_seeds=30),
+}
+
+
+def _vtc_levels(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """(V, V_ref) pairs, V_ref over the column range: half the channels with the small
+    differences real columns carry (V - V_ref ~ N(0, 30 mV)), half with up to +-0.45 V."""
+    lo, hi = V_COL_RANGE
+    vref = rng.uniform(lo + 0.05, hi, n)
+    dv = np.where(np.arange(n) < n // 2, rng.normal(0.0, 0.03, n), rng.uniform(-0.45, 0.45, n))
+    v = np.clip(vref + rng.permutation(dv), lo, hi)
+    return {"v": v, "vref": vref}
+
+
+def _macro_levels(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """The levels a macro column carries on its default workload: V_ref (reference column, codes
+    8/8) near 1.5 V, each channel within a few tens of mV of it."""
+    vref = rng.uniform(1.3, 1.7, n)
+    return {"v": vref + rng.normal(0.0, 0.025, n), "vref": vref}
+
+
+def _mc_levels(n: int) -> list[dict[str, np.ndarray]]:
+    """Three level sets for the Monte Carlo extraction of each channel's (offset, gain+, gain-):
+    V_ref mid-range, V 0.3 V below (positive), 0.3 V above (negative), 0.1 V below."""
+    vref = np.linspace(1.2, 1.4, n)
+    return [{"v": vref + dv, "vref": vref} for dv in (-0.3, 0.3, -0.1)]
+
+
+def _column_levels(rng: np.random.Generator, n_sub: int, groups: int) -> dict[str, np.ndarray]:
+    """A column's inputs as the macro produces them: one reference level per sub-array (the
+    reference column, codes 8/8, so both groups alike) around a common level 1.3..1.7 V, each
+    channel within ~18 mV of it, plus a per-run common shift of up to +-12 mV so the runs span the
+    output range. All 16 channels cross the ramp within a few tens of mV: overlapping pulses."""
+    vc = rng.uniform(1.3, 1.7)
+    vref = np.repeat(vc + rng.normal(0.0, 0.01, n_sub), groups)
+    v = vref + rng.uniform(-0.012, 0.012) + rng.normal(0.0, 0.018, n_sub * groups)
+    return {"v": v, "vref": vref}
+
+
+def _spread_column_levels(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Columns whose channels cross at well separated times (V_ref 1.1..1.6 V per channel): a
+    check of the accumulator model outside the macro's regime (full profile)."""
+    lo, hi = V_COL_RANGE
+    vref = rng.uniform(1.1, 1.6, n)
+    v = np.clip(vref + rng.uniform(-0.012, 0.012) + rng.normal(0.0, 0.02, n), lo, hi)
+    return {"v": v, "vref": vref}
+
+
+def characterize_time_accumulator(design: TADesign | None = None, profile: str = "fast", seed: int = 5,
+                                  progress: bool = False) -> dict[str, Any]:
+    """Run the sweeps of `profile`, fit the behavioral model, return the calibration dict."""
+    if profile not in PROFILES:
+        raise ParameterError(f"unknown profile {profile!r}; allowed: {', '.join(PROFILES)}")
+    d, prof = design or TADesign(), PROFILES[profile]
+    rng = np.random.default_rng(seed)
+    n_ch = d.n_sub * d.groups
+    group = np.arange(n_ch) % d.groups
+    failed: list = []
+    sweeps: list[SweepResult] = []  # every sweep, for the provenance
+
+    def sweep(tb, pts):
+        res = run_sweep(tb, points=pts, progress=progress, retry_failed=True)
+        failed.extend(res.failed)
+        sweeps.append(res)
+        return res
+
+    # VTC transfer at tt/27 (fit + held out), corners, Monte Carlo
+    vtb = VtcTestbench(design=d, n_ch=n_ch)
+    n_fit, n_held = prof.vtc_runs
+    levels = [_vtc_levels(rng, n_ch) for _ in range(n_fit + n_held)]
+    mc_levels = _mc_levels(n_ch)
+    pts = [dict(lv) for lv in levels]
+    pts += [{**levels[0], "corner": c, "temp": t} for c, t in prof.corners if (c, t) != ("tt", 27.0)]
+    pts += [dict(lv) for lv in mc_levels]  # tt references for the Monte Carlo sets
+    pts += [{**lv, "corner": "tt_mm", "seed": s} for s in range(1, prof.mc_seeds + 1) for lv in mc_levels]
+    m_fit, m_held = prof.vtc_macro_runs
+    mrng = np.random.default_rng(seed + MACRO_SEED_OFFSET)
+    n_before = len(pts)
+    pts += [_macro_levels(mrng, n_ch) for _ in range(m_fit + m_held)]
+    vres = sweep(vtb, pts)
+    nominal = vres.records[: n_fit + n_held]
+    macro_fit, macro_held = vres.records[n_before:n_before + m_fit], vres.records[n_before + m_fit:]
+
+    def stack(recs):
+        ok = [r for r in recs if r.ok]
+        if not ok:
+            raise RuntimeError("no successful VTC runs to fit")
+        return (np.concatenate([r.point["v"] for r in ok]), np.concatenate([r.point["vref"] for r in ok]),
+                np.concatenate([group] * len(ok)), np.concatenate([r.measures["q"] for r in ok]))
+
+    vtc = fit_vtc(*stack(nominal[:n_fit] + macro_fit), d.vdd, held_out=stack(nominal[n_fit:] + macro_held))
+    if macro_held:  # held out at the levels a macro column carries alone
+        vtc["held_out_macro_levels"] = fit_vtc_quality(vtc, *stack(macro_held), d.vdd)
+    p_vtc = {k: v["value"] for k, v in vtc["params"].items()}
+    ref = next(r for r in nominal if r.ok)  # stack() raised if none succeeded
+    first = ref.measures
+    vtc["ramp_slope_v_per_s"] = first["ramp_slope"]
+    vtc["pulse_width_per_volt_s"] = 1.0 / first["ramp_slope"]
+    vtc["samples"] = {"v": ref.point["v"], "vref": ref.point["vref"], "q": first["q"],
+                      "t_pos": first["t_pos"], "t_neg": first["t_neg"]}
+    corners = {}
+    for c, t in prof.corners:
+        recs = [r for r in vres.records if r.ok and r.point["corner"] == c and r.point["temp"] == t
+                and r.point["v"] == tuple(float(x) for x in levels[0]["v"])]
+        if recs:
+            q = np.asarray(recs[0].measures["q"])
+            q_nom = vtc_charge(p_vtc, np.array(recs[0].point["v"]), np.array(recs[0].point["vref"]), group, d.vdd)
+            big = np.abs(q_nom) > 0.2 * np.max(np.abs(q_nom))
+            corners[f"{c}@{t:g}"] = {"gain_rel": float(np.median(q[big] / q_nom[big])),
+                                     "ramp_slope_v_per_s": recs[0].measures["ramp_slope"]}
+    mismatch = _vtc_mismatch([r for r in vres.records if r.ok], mc_levels, p_vtc, group, d)
+
+    # TDC transfer: 16 levels per run, fit + held out, Monte Carlo offsets
+    ttb = TdcTestbench(design=d, n_ch=n_ch)
+    lv_fit = np.linspace(d.vhi - 0.4, d.vhi + 0.05, n_ch)
+    lv_held = np.sort(rng.uniform(d.vhi - 0.38, d.vhi - 0.03, n_ch))
+    tres = sweep(ttb, [{"v_init": lv_fit}, {"v_init": lv_held}]
+                 + [{"v_init": lv_held, "corner": "tt_mm", "seed": s} for s in range(1, prof.mc_seeds + 1)])
+    tr = tres.records
+    if not (tr[0].ok and tr[1].ok):
+        raise RuntimeError("TDC transfer runs failed: " + "; ".join(str(r.error)[:200] for r in tr[:2] if not r.ok))
+    # the standalone TDC (its own C_acc only): transfer, Monte Carlo stop-time spread; the model's
+    # TDC is fitted on the whole columns below, whose accumulator carries the pumps' switches too
+    tdc_alone = fit_tdc(lv_fit, tr[0].measures["t_stop"], d.vhi, held_out=(lv_held, tr[1].measures["t_stop"]))
+    tdc_alone["samples"] = {"v_init": lv_fit, "t_stop": tr[0].measures["t_stop"]}
+    mc_t = np.array([r.measures["t_stop"] for r in tr[2:] if r.ok])
+    if mc_t.size:
+        ref_t = np.asarray(tr[1].measures["t_stop"])
+        dev = (mc_t - ref_t) / ref_t  # relative: the spread is a gain (charge-up current) spread
+        tdc_alone["mc_sigma_gain_rel"] = float(np.std(dev[np.isfinite(dev)], ddof=1))
+
+    # whole columns: accumulation error, end-to-end codes, energy
+    atb = AccumulatorTestbench(design=d, n_ch=n_ch)
+    c_fit, c_held = prof.column_runs
+    crng = np.random.default_rng(seed + COLUMN_SEED_OFFSET)  # column level sets: their own stream
+    clevels = [_column_levels(crng, d.n_sub, d.groups) for _ in range(c_fit + c_held)]
+    srng = np.random.default_rng(seed + COLUMN_SEED_OFFSET + 2)
+    slevels = [_spread_column_levels(srng, n_ch) for _ in range(prof.spread_column_runs)]
+    ares = sweep(atb, [dict(lv) for lv in clevels + slevels])
+
+    shp = (d.n_sub, d.groups)
+
+    def col_arrays(recs):
+        ok = [r for r in recs if r.ok]
+        q = [vtc_charge(p_vtc, np.array(r.point["v"]), np.array(r.point["vref"]), group, d.vdd).reshape(shp) for r in ok]
+        lv = [(np.reshape(r.point["v"], shp), np.reshape(r.point["vref"], shp)) for r in ok]
+        return np.array([qq.sum() for qq in q]), np.array([r.measures["v_acc"] for r in ok]), \
+            np.array([r.measures["t_stop"] for r in ok]), np.array([r.measures["e_vdd"] for r in ok]), (q, lv)
+
+    def f_order(cols, dw):
+        q, lv = cols
+        return np.array([order_charge(qq, v, vr, np.arange(d.groups), dw) for qq, (v, vr) in zip(q, lv)])
+
+    qf, vf, tf, ef, cf = col_arrays(ares.records[:c_fit])
+    qh, vh, th, eh, chh = col_arrays(ares.records[c_fit:c_fit + c_held])
+    def v_c(cols):
+        return np.array([vr.mean() for _, vr in cols[1]])
+
+    acc = fit_accumulator_order(qf, vf, d.vmid, lambda dw: (f_order(cf, dw), f_order(chh, dw)), (v_c(cf), v_c(chh)),
+                                held_out=(qh, vh))
+    ff, fh = f_order(cf, acc["params"]["dw"]["value"]), f_order(chh, acc["params"]["dw"]["value"])
+    if slevels:  # outside the fitted regime: reported, not fitted
+        qs, vs, _, _, cs = col_arrays(ares.records[c_fit + c_held:])
+        pa = {k: v["value"] for k, v in acc["params"].items()}
+        acc["spread_columns_check"] = quality(acc_voltage(pa, qs, d.vmid, f_order(cs, pa["dw"]), v_c(cs)) - vs, 1.0)
+    p_acc = {k: v["value"] for k, v in acc["params"].items()}  # includes dw
+    acc["design_c_acc_f"] = 2.0e-15 * d.cacc_w**2  # MIM ~2 fF/um^2 (model card camimc)
+    acc["samples"] = {"q_sum": np.concatenate([qf, qh]), "v_acc": np.concatenate([vf, vh]),
+                      "t_stop": np.concatenate([tf, th]), "f_order": np.concatenate([ff, fh]),
+                      "v_c": np.concatenate([v_c(cf), v_c(chh)]), "n_fit": len(qf)}
+    tdc = fit_tdc(vf, tf, d.vhi, held_out=(vh, th))
+    p_tdc = {k: v["value"] for k, v in tdc["params"].items()}
+    tdc.update(_tdc_quantization(p_tdc, d))
+    tdc["standalone"] = tdc_alone
+    if "mc_sigma_gain_rel" in tdc_alone:
+        tdc["mc_sigma_lsb_at_mid"] = tdc_alone["mc_sigma_gain_rel"] * 2 ** (d.output_bits - 1)
+    # end to end: model chain (VTC -> accumulator -> TDC) vs SPICE stop time on the held-out columns
+    held = [r for r in ares.records[c_fit:c_fit + c_held] if r.ok]
+    t_model = tdc_time(p_tdc, acc_voltage(p_acc, qh, d.vmid, fh, v_c(chh)), d.vhi)
+    fin = np.isfinite(th)
+    chain = {"v": [r.point["v"] for r in held], "vref": [r.point["vref"] for r in held], "t_stop_spice": th,
+             "t_err_lsb": (t_model[fin] - th[fin]) / d.t_lsb,
+             "code_spice": np.floor(th[fin] / d.t_lsb), "code_model": np.floor(t_model[fin] / d.t_lsb)}
+    chain["rms_lsb"] = float(np.sqrt(np.mean(chain["t_err_lsb"] ** 2))) if fin.any() else None
+    chain["max_lsb"] = float(np.max(np.abs(chain["t_err_lsb"]))) if fin.any() else None
+    e_all = np.concatenate([ef, eh])  # energy of the macro-regime columns
+    energy = {"e_conversion_j": {"mean": float(np.mean(e_all)), "min": float(np.min(e_all)), "max": float(np.max(e_all))},
+              "note": "whole column (ramp, 32 comparators, pumps, TDC, bias) over one conversion incl. full-scale TDC"}
+
+    # comparator noise -> timing jitter
+    nres = sweep(ComparatorNoiseTestbench(design=d, v_cm=1.3), [{}])
+    nres_t = sweep(ComparatorNoiseTestbench(design=d, v_cm=d.vhi), [{}])
+    noise: dict[str, Any] = {"band_hz": [1e3, 1e9]}
+    if nres.records[0].ok and nres_t.records[0].ok:
+        vn, vn_t = nres.records[0].measures["vn_in"], nres_t.records[0].measures["vn_in"]
+        slope_tdc = 1.0 / p_tdc["t1"]  # V/s of the column's charge-up
+        noise.update({"vn_in_vtc_v": vn, "vn_in_tdc_v": vn_t,
+                      # a VTC pulse is the interval between two independent comparator crossings
+                      "vtc_pulse_sigma_v": float(np.sqrt(2) * vn),
+                      "vtc_jitter_s": float(np.sqrt(2) * vn / first["ramp_slope"]),
+                      "tdc_jitter_s": float(vn_t / slope_tdc), "tdc_jitter_lsb": float(vn_t / slope_tdc / d.t_lsb)})
+
+    return {"profile": profile, "design": d.as_dict(),
+            "vtc": vtc, "corners": corners, "mismatch": mismatch, "accumulator": acc, "tdc": tdc,
+            "chain_held_out": chain, "energy": energy, "noise": noise,
+            "timing": {"t_reset_s": d.t_reset, "t_ramp_s": d.t_ramp, "t_gap_s": d.t_gap, "t_tdc_s": d.t_tdc,
+                       "t_conversion_s": d.t_total},
+            "dropped_points": [{"point": dict(r.point), "error": r.error} for r in failed],
+            "provenance": {"netlist_sha256": hashlib.sha256(netlist_path("time_accumulator").read_bytes()).hexdigest(),
+                           "random_seed": seed, **combined_provenance(sweeps), "corner": "tt",
+                           "temperature_c": 27.0}}
+
+
+def _vtc_mismatch(recs, mc_levels, p_vtc, group, d: TADesign) -> dict[str, Any]:
+    """Per-channel input offset (V) and per-sign gain spread from Monte Carlo columns: each
+    seed is one column (16 channels) simulated at the three `_mc_levels` sets, compared with the
+    tt (no mismatch) runs at the same sets. Per channel, solve
+
+        q_mc - q_tt = (dq/dV) off + g+ q_tt[positive sets] + g- q_tt[negative set]
+
+    (3 equations, 3 unknowns; dq/dV from the fitted model)."""
+    keys = [tuple(float(x) for x in lv["v"]) for lv in mc_levels]
+    ref: dict[int, np.ndarray] = {}
+    by_seed: dict[int, dict[int, np.ndarray]] = {}
+    for r in recs:
+        if r.point["v"] not in keys:
+            continue
+        k = keys.index(r.point["v"])
+        if r.point["corner"] == "tt" and r.point["temp"] == 27.0:
+            ref[k] = np.asarray(r.measures["q"])
+        elif r.point["corner"] == "tt_mm":
+            by_seed.setdefault(r.point["seed"], {})[k] = np.asarray(r.measures["q"])
+    if len(ref) < 3:
+        return {"n_columns": 0, "note": "tt reference runs for the Monte Carlo sets failed"}
+    cols = []
+    for k, lv in enumerate(mc_levels):
+        v, vref = np.asarray(lv["v"]), np.asarray(lv["vref"])
+        slope = (vtc_charge(p_vtc, v + 1e-3, vref, group, d.vdd) - vtc_charge(p_vtc, v, vref, group, d.vdd)) / 1e-3
+        pos = k != 1
+        cols.append((slope, np.where(pos, ref[k], 0.0), np.where(pos, 0.0, ref[k])))
+    a = np.stack([np.stack(c, axis=-1) for c in cols], axis=1)  # (channel, set, unknown)
+    est = []
+    for s_, runs in sorted(by_seed.items()):
+        if len(runs) < 3:
+            continue
+        dq = np.stack([runs[k] - ref[k] for k in range(3)], axis=1)  # (channel, set)
+        est.append(np.linalg.solve(a, dq[..., None])[..., 0])  # (channel, [off, g+, g-])
+    if not est:
+        return {"n_columns": 0}
+    e = np.array(est)  # (seed, channel, 3)
+    off, gp, gn = e[..., 0], e[..., 1], e[..., 2]
+    col_gain = np.mean(np.concatenate([gp, gn], axis=1), axis=1)
+    return {"n_columns": len(est), "seeds": sorted(by_seed),
+            "sigma_offset_v": float(np.std(off, ddof=1)),
+            "sigma_gain_rel": float(np.std(np.concatenate([gp, gn]), ddof=1)),
+            "sigma_offset_v_by_group": [float(np.std(off[:, group == g], ddof=1)) for g in (0, 1)],
+            "sigma_gain_rel_by_group": [float(np.std(np.concatenate([gp[:, group == g], gn[:, group == g]]), ddof=1))
+                                        for g in (0, 1)],
+            "sigma_column_gain_rel": float(np.std(col_gain, ddof=1)) if len(col_gain) > 1 else 0.0,
+            "model": "per channel: q = (1 + g[sign]) q_nom(V + off, V_ref); off ~ N(0, sigma_offset_v_by_group[g]), "
+                     "g+ and g- ~ N(0, sigma_gain_rel_by_group[g]) independent"}
+
+
+def _tdc_quantization(p_tdc: dict[str, float], d: TADesign) -> dict[str, Any]:
+    """Code edges of the counter on the fitted TDC ramp: DNL (LSB) over the accumulator voltage,
+    and the voltage range that maps to codes 0 .. 2^bits - 1."""
+    v = np.linspace(d.vhi - 1.2, d.vhi, 20001)
+    t = tdc_time(p_tdc, v, d.vhi)  # decreasing in v
+    top = 2**d.output_bits - 1
+    edges = np.interp(np.arange(1, top + 1) * d.t_lsb, t[::-1], v[::-1])  # code k starts below edges[k-1]
+    widths = -np.diff(edges)
+    lsb_v = float(np.mean(widths))
+    dnl = widths / lsb_v - 1
+    return {"lsb_v": lsb_v, "dnl_max_lsb": float(np.max(np.abs(dnl))), "v_code0": float(edges[0]),
+            "v_code_full": float(edges[-1]), "full_scale_s": d.t_tdc}

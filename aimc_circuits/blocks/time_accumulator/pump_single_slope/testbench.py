@@ -1,0 +1,239 @@
+"""Column time accumulator (netlists/time_accumulator.sp): 16 group column voltages -> one code.
+
+Topology (documented choice; see the netlist header for the diagram):
+
+* **VTC** (one per sub-array s and group g, 16 per column): a per-column ramp falls from vdd at
+  ~0.24 V/ns; two comparators (nfet lvt pair, pfet lvt mirror) compare it with the group column
+  voltage V[s,g] and with the reference column's V_ref[s,g]. Both pulses start at the first
+  crossing and end a fixed delay td after their own crossing: the sink pulse lasts T+ + td, the
+  source pulse T- + td, so their difference is (V_ref - V) / slope with no runt pulses at 0. Signed weights are stored offset-binary (w + 128) and the reference column holds code
+  8 in both groups, so the pulse carries sum_r x_r (c_rg - 8): the 128 x sum(x) pedestal is
+  cancelled *before* any gain error can multiply it.
+* **Time accumulation**: the positive pulse steers an always-on 16^g x I0 nfet sink, the
+  negative one a 16^g x I0 pfet source, onto one accumulation capacitor C_acc (MIM) reset to
+  ``vmid`` (otherwise into a dummy node at ``vmid``): the net charge 16^g I0 T[s,g] is the
+  time-domain sum with the group weights 2^(4g) and the sign.
+* **TDC**: after the ramp, a unit pfet source charges C_acc up until a comparator (C_acc >
+  ``vhi``) stops the column's counter: code = floor(t_stop / t_lsb), saturating at 2^bits - 1.
+
+Approximations (stated, not hidden): the bias reference current and ``vmid``/``vhi`` are
+ideal sources (macro-level references); the reference column voltages V_ref[s,g] are low-
+impedance sources (the reference column is buffered onto its shared lines); control phases
+(reset, run, conv) are ideal logic levels; the counter is digital: its code is the number of
+whole ``t_lsb`` clock periods between conv and the SPICE stop edge (computed in Python).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ....errors import ParameterError
+from ....paths import netlist_path
+from ....spice.measure import crossing, integrate, value_at
+from ....spice.runner import SimResult
+from ....spice.testbench import Testbench
+from .design import TADesign
+
+__all__ = ["VtcTestbench", "AccumulatorTestbench", "TdcTestbench", "ComparatorNoiseTestbench"]
+
+
+def _core(d: TADesign) -> list[str]:
+    """Supply, bias, control phases, the column's ramp."""
+    e, vdd = d.t_edge, d.vdd
+    tr = d.t_reset - 2 * e
+    return [netlist_path("time_accumulator").read_text(),
+            f"vdd vdd 0 {vdd}", f"xb vbn vbp vdd 0 aimc_ta_bias i0={d.i0:.6g}",
+            f"vrstb rstb 0 pwl(0 0 {tr:.6g} 0 {tr + e:.6g} {vdd})",
+            f"vrst rst 0 pwl(0 {vdd} {tr:.6g} {vdd} {tr + e:.6g} 0)",
+            f"vrun run 0 pwl(0 0 {d.t_run:.6g} 0 {d.t_run + e:.6g} {vdd} {d.t_run + d.t_ramp:.6g} {vdd} "
+            f"{d.t_run + d.t_ramp + e:.6g} 0)",
+            f"vdum vdum 0 {d.vmid}",
+            f"vconv conv 0 pwl(0 0 {d.t_conv:.6g} 0 {d.t_conv + e:.6g} {vdd})",
+            f"vhi vhi 0 {d.vhi}",
+            f"xr ramp rstb run vbn vdd 0 aimc_ta_ramp mr={d.mr} cw={d.cr_w} cl={d.cr_w}"]
+
+
+def _vtc_lines(d: TADesign, i: int, acc: str) -> list[str]:
+    """Channel i's level sources (set per point by ``alter``) and its VTC pumping into `acc`."""
+    return [f"vv{i} v{i} 0 {d.vmid}", f"vvref{i} vref{i} 0 {d.vmid}",
+            f"xv{i} v{i} vref{i} ramp {acc} vdum vbn vbp vdd 0 aimc_ta_vtc mg={d.weight(i % d.groups)}"]
+
+
+def _tdc_line(d: TADesign, name: str, acc: str, v_reset: str, stop: str) -> str:
+    return (f"{name} {acc} rst conv {v_reset} vhi {stop} vbn vbp vdd 0 aimc_ta_tdc md={d.md} "
+            f"cw={d.cacc_w} cl={d.cacc_w}")
+
+
+def _energy(sim: SimResult, d: TADesign, t_end: float) -> float:
+    """Energy drawn from vdd over [0, t_end] (J)."""
+    return -d.vdd * integrate(sim.scale, sim["vdd#branch"], 0.0, t_end)
+
+
+def _stop_time(t: np.ndarray, stop: np.ndarray, d: TADesign) -> float:
+    """Stop edge (s after TDC start): 0 if the comparator is already tripped at TDC start (the
+    accumulator is above vhi), inf if it never trips within the simulated full scale."""
+    if value_at(t, stop, d.t_conv) > d.vdd / 2:
+        return 0.0
+    try:
+        return crossing(t, stop, d.vdd / 2, rising=True, after=d.t_conv) - d.t_conv
+    except ValueError:
+        return float("inf")
+
+
+def _check_levels(name: str, v: Any, n: int, vdd: float) -> tuple[float, ...]:
+    a = np.asarray(v, dtype=float)
+    if a.shape != (n,):
+        raise ParameterError(f"{name} has shape {a.shape}; expected ({n},)")
+    if not np.all(np.isfinite(a)) or a.min() < 0 or a.max() > vdd:
+        raise ParameterError(f"{name} must be finite levels in [0, {vdd}] V; got {a.tolist()}")
+    return tuple(float(x) for x in a)
+
+
+@dataclass(frozen=True)
+class _Channels(Testbench):
+    """Shared point handling: ``n_ch`` channels, each a (v, vref) pair of levels (V)."""
+
+    design: TADesign = field(default_factory=TADesign)
+    n_ch: int = 16
+    tstep: float = 10e-12
+    levels = ("v", "vref")
+
+    def normalize(self, point: Mapping[str, Any]) -> dict[str, Any]:
+        rest = {k: v for k, v in point.items() if k not in self.levels}
+        p = super().normalize(rest)
+        for k in self.levels:
+            if k not in point:
+                raise ParameterError(f"a {self.name} point needs {k!r} ({self.n_ch} levels)")
+            p[k] = _check_levels(k, point[k], self.n_ch, self.design.vdd)
+        return p
+
+    def point_commands(self, p: Mapping[str, Any]) -> tuple[list[str], bool]:
+        return [f"alter v{k}{i} dc={x!r}" for k in self.levels for i, x in enumerate(p[k])], False
+
+    @property
+    def t_end(self) -> float:
+        """Simulated time (s): the whole conversion, TDC full scale included."""
+        return self.design.t_total
+
+    def analysis(self, p: Mapping[str, Any]) -> str:
+        return f"tran {self.tstep:.6g} {self.t_end:.6g}"
+
+
+@dataclass(frozen=True)
+class VtcTestbench(_Channels):
+    """VTC + charge pump transfer: ``n_ch`` channels (group ``i % groups``) on one ramp, each
+    pumping into its own node held at ``vmid`` by a source. Measures, per channel, ``q`` (C,
+    net charge removed from the accumulator: positive = positive product), ``t_pos`` /
+    ``t_neg`` (s, pulse widths) and ``e_vdd`` (J, whole testbench over the conversion)."""
+
+    name = "ta_vtc"
+
+    @property
+    def t_end(self) -> float:  # the VTC is done when the TDC would start
+        return self.design.t_conv
+
+    @property
+    def keep(self) -> tuple[str, ...]:  # type: ignore[override]
+        return tuple(f"vacc{i}#branch" for i in range(self.n_ch)) + tuple(
+            f"xv{i}.{s}" for i in range(self.n_ch) for s in ("pa", "nd")) + ("vdd#branch", "ramp")
+
+    def body(self, s: Mapping[str, Any]) -> str:
+        d = self.design
+        out = _core(d)
+        for i in range(self.n_ch):
+            out += [f"vacc{i} acc{i} 0 {d.vmid}"] + _vtc_lines(d, i, f"acc{i}")
+        return "\n".join(out) + "\n"
+
+    def measure(self, sim: SimResult, p: Mapping[str, Any]) -> dict[str, Any]:
+        d, t = self.design, sim.scale
+        hi = d.vdd / 2
+        q = -np.array([integrate(t, sim[f"vacc{i}#branch"], 0.0, d.t_conv) for i in range(self.n_ch)])
+        t_pos = np.array([integrate(t, (sim[f"xv{i}.pa"] > hi).astype(float), 0.0, d.t_conv) for i in range(self.n_ch)])
+        t_neg = np.array([integrate(t, (sim[f"xv{i}.nd"] < hi).astype(float), 0.0, d.t_conv) for i in range(self.n_ch)])
+        return {"q": q, "t_pos": t_pos, "t_neg": t_neg,
+                "ramp_slope": (value_at(t, sim["ramp"], d.t_run + 0.25 * d.t_ramp)
+                               - value_at(t, sim["ramp"], d.t_run + 0.75 * d.t_ramp)) / (0.5 * d.t_ramp),
+                "e_vdd": _energy(sim, d, d.t_conv)}
+
+
+@dataclass(frozen=True)
+class AccumulatorTestbench(_Channels):
+    """One whole column: n_sub x groups VTCs on one ramp into one C_acc, then the TDC.
+    Point: ``v`` and ``vref`` (n_sub x groups levels, sub-array-major). Measures ``v_acc`` (V at
+    TDC start), ``t_stop`` (s from TDC start to the stop edge; inf: never within full scale),
+    ``e_vdd`` (J over the whole conversion)."""
+
+    name = "ta_column"
+
+    def __post_init__(self):
+        if self.n_ch != self.design.n_sub * self.design.groups:
+            raise ParameterError(f"n_ch={self.n_ch} must be n_sub x groups = {self.design.n_sub * self.design.groups}")
+
+    keep = ("acc", "tdc_stop", "vdd#branch")
+
+    def body(self, s: Mapping[str, Any]) -> str:
+        d = self.design
+        out = _core(d) + [f"vmid vmid 0 {d.vmid}", _tdc_line(d, "xt", "acc", "vmid", "tdc_stop")]
+        for i in range(self.n_ch):
+            out += _vtc_lines(d, i, "acc")
+        return "\n".join(out) + "\n"
+
+    def measure(self, sim: SimResult, p: Mapping[str, Any]) -> dict[str, Any]:
+        d, t = self.design, sim.scale
+        return {"v_acc": value_at(t, sim["acc"], d.t_conv), "t_stop": _stop_time(t, sim["tdc_stop"], d),
+                "e_vdd": _energy(sim, d, d.t_total)}
+
+
+@dataclass(frozen=True)
+class TdcTestbench(_Channels):
+    """TDC transfer: ``n_ch`` TDCs, each reset to its own level ``v_init`` (V), then charged
+    up from TDC start. Measures ``t_stop`` (s from TDC start, per channel; inf: not within full
+    scale) and ``e_vdd`` (J, whole testbench)."""
+
+    name = "ta_tdc"
+    levels = ("v_init",)
+
+    @property
+    def keep(self) -> tuple[str, ...]:  # type: ignore[override]
+        return tuple(f"tdc_stop{i}" for i in range(self.n_ch)) + ("vdd#branch",)
+
+    def body(self, s: Mapping[str, Any]) -> str:
+        d = self.design
+        out = _core(d)
+        for i in range(self.n_ch):
+            out += [f"vv_init{i} vi{i} 0 {d.vmid}", _tdc_line(d, f"xt{i}", f"acc{i}", f"vi{i}", f"tdc_stop{i}")]
+        return "\n".join(out) + "\n"
+
+    def measure(self, sim: SimResult, p: Mapping[str, Any]) -> dict[str, Any]:
+        d, t = self.design, sim.scale
+        ts = np.array([_stop_time(t, sim[f"tdc_stop{i}"], d) for i in range(self.n_ch)])
+        return {"t_stop": ts, "e_vdd": _energy(sim, d, d.t_total)}
+
+
+@dataclass(frozen=True)
+class ComparatorNoiseTestbench(Testbench):
+    """Input-referred noise of one comparator balanced at ``v_cm`` (V), ``.noise``
+    at its first-stage output: ``vn_in`` (V rms, input-referred, integrated 1 kHz..1 GHz, the
+    comparator's bandwidth; above it the input-referred density is not meaningful)."""
+
+    design: TADesign = field(default_factory=TADesign)
+    v_cm: float = 1.3
+    name = "ta_cmp_noise"
+    params = {}
+    keep = None
+
+    def body(self, s: Mapping[str, Any]) -> str:
+        d = self.design
+        return "\n".join([netlist_path("time_accumulator").read_text(), f"vdd vdd 0 {d.vdd}",
+                          f"xb vbn vbp vdd 0 aimc_ta_bias i0={d.i0:.6g}",
+                          f"vinp inp 0 dc {self.v_cm} ac 1", f"vinn inn 0 {self.v_cm}",
+                          "xc inp inn c cb vbn vdd 0 aimc_ta_cmp"]) + "\n"
+
+    def analysis(self, p: Mapping[str, Any]) -> str:
+        return "noise v(xc.o1) vinp dec 20 1e3 1e9"
+
+    def measure(self, sim: SimResult, p: Mapping[str, Any]) -> dict[str, Any]:
+        return {"vn_in": float(np.asarray(sim["inoise_total"]).ravel()[0])}

@@ -1,1 +1,0 @@
-"""Model functions and lmfit fits, one module per block (pure numpy + lmfit, no SPICE)."""

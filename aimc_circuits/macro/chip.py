@@ -1,0 +1,36 @@
+"""One chip instance of a macro: the mismatch draws of every block, from one seed."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from .config import MacroConfig
+
+__all__ = ["Chip", "draw_chip"]
+
+
+@dataclass(frozen=True)
+class Chip:
+    """The mismatch of every block of one chip (None where the effect is off, or for the nominal chip)."""
+
+    seed: int | None  #: None: the nominal (mismatch-free) chip
+    row: Any | None  #: the row driver model's draw (per-row offset and gain)
+    cell: Any | None  #: the cell model's draw, (rows, n_outputs + 1, groups, bits): last column = reference
+    ta: Any | None  #: the time-accumulator model's draw (per-channel offsets and gains, per-column TDC gain)
+
+
+def draw_chip(seed: int | None, config: MacroConfig, row: Any, cell: Any, ta: Any) -> Chip:
+    """All blocks' mismatch from one seed, drawn in a fixed order (row drivers, cells, time
+    accumulators) whatever is switched on, so switching an effect off leaves the others' draws."""
+    if seed is None:
+        return Chip(None, None, None, None)
+    c, ni = config, config.nonidealities
+    rng = np.random.default_rng(seed)
+    rows = row.draw_rows(rng, c.n_inputs)
+    rows = replace(rows, d_eps=np.zeros_like(rows.d_eps))  # per-row bit-weight spread: not folded (see evaluator)
+    cells = cell.draw_chip(rng, c.n_inputs, c.n_outputs + 1)
+    tas = ta.draw_chip(rng, c.n_outputs)
+    return Chip(seed, rows if ni.row_mismatch else None, cells if ni.cell_mismatch else None,
+                tas if ni.ta_mismatch else None)

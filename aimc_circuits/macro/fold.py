@@ -1,0 +1,119 @@
+"""Folding: the weights, one chip's mismatch and the row loads, once per chip and weight matrix,
+into per-sub-array float32 matmul weights and per-channel constants for the compiled pass.
+
+Each block model contributes its folded form (``RowFold``, ``CellFold``, ``TAFold``: see
+:mod:`.interfaces`); this module combines them. With L_r the row levels (the gathered table,
+plus mu x the previous vector's), the group column of sub-array s, group g, column j gives the
+VTC the difference d_ref - d = V - V_ref, linear in L through W[s] (the reference column's row
+of the matmul output gives d_ref = vdd - V_ref), plus the constants W0 (see :mod:`.kernel`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import kernel
+from .config import MacroConfig
+
+__all__ = ["Folded", "fold", "reference_word", "pedestal"]
+
+
+@dataclass(frozen=True)
+class Folded:
+    """Everything static of one chip and weight matrix, in the layout the pass reads.
+    S sub-arrays of Rs rows, G groups, J columns (+ the reference column)."""
+
+    W: np.ndarray  #: (S, Rs, G (J+1)) float32 matmul weights per sub-array (V per V of row level)
+    W0: np.ndarray  #: (S, G (J+1)) float32 constants added to the matmul outputs (V)
+    mu: float  #: the previous vector's level share in the gathered row level
+    table: np.ndarray  #: (2^input_bits,) float32 static row level per code (V)
+    ped: np.ndarray  #: (J,) the row driver's code-0 level term of the readout (x @ w units)
+    v0: float  #: the row driver's code-0 level (V)
+    u: float  #: the row driver's end-point LSB (V)
+    params: np.ndarray  #: the pass's scalars (:data:`.kernel.PARAMS`)
+    w_ch: np.ndarray  #: (S G,) group weight of each channel
+    a2c_ref: np.ndarray  #: (S, G) the reference column's second-order coefficient
+    c_g: np.ndarray  #: (G,) pulse-pair constant charge
+    e_g: np.ndarray  #: (G,) its drift with the reference level
+    kch: np.ndarray  #: (3, S, G, J) float32 gains below / above V_ref, near-zero amplitude x width
+    slope_mean: np.ndarray  #: (S, G) mean small-signal gain (reference column's noise)
+    var_q0: np.ndarray  #: (J, S G) channel noise variance (V^2) x small-signal gain^2
+    sd_ref: np.ndarray  #: (S, G) the reference column's sampling noise (V)
+    tdc_gain: np.ndarray  #: (J,) per-column TDC gain, or empty (nominal)
+    S: int
+    Rs: int
+    G: int
+    J: int
+
+
+def reference_word(config: MacroConfig) -> int:
+    """The reference column's stored word: the offset-binary zero of a group (2^(bits_per_group -
+    1)) in every group."""
+    b = config.bits_per_group
+    return sum(2 ** (b - 1) << (b * g) for g in range(config.groups))
+
+
+def pedestal(config: MacroConfig) -> int:
+    """The reference word minus the offset-binary zero: the analog chain computes
+    x @ (w - pedestal) (8 for 4-bit groups); the readout adds pedestal x sum(x) back."""
+    return reference_word(config) - 2 ** (config.weight_bits - 1)
+
+
+def fold(config: MacroConfig, row: Any, cell: Any, ta: Any, chip: Any, w_ob: np.ndarray) -> Folded:
+    """Fold offset-binary weight codes w_ob (n_inputs, n_outputs) for one chip (see the module doc)."""
+    c, ni = config, config.nonidealities
+    R, J, G, S, Rs = c.n_inputs, c.n_outputs, c.groups, c.n_sub, c.rows_per_subarray
+    words = np.concatenate([w_ob, np.full((R, 1), reference_word(c))], axis=1)  # (R, J+1)
+    cf = cell.fold(words, chip.cell, Rs, c.bits_per_group, G, parasitics=ni.cell_parasitics,
+                   injection=ni.cell_injection, temperature_c=c.temperature_c)
+    eff, C = cf.eff, cf.C
+    c_sel = eff.sum((1, 2)) * cell.cu  # selected cell capacitance on each row (F), reference column included
+    rf = row.fold(c_sel, J, chip.row, inl=ni.row_inl, settling=ni.row_settling)
+    A, B, m, beta, alpha = rf.A, rf.B, rf.m, rf.gain, rf.offset
+    # y = sum_r eff [A + (B + m) alpha] + sum_r eff B beta (L + mu L_prev), mu = m / mean(B): the
+    # previous level enters with the array's mean row load (see the evaluator's module doc)
+    const = ((A + (B + m) * alpha[:, None])[..., None] * eff).reshape(S, Rs, J + 1, G).sum(1)  # (S, J+1, G)
+    Wt = (eff * (B * beta[:, None])[..., None]).reshape(S, Rs, J + 1, G) / C[:, None]
+    mu = m / float(B.mean())
+    tf = ta.fold(S, J, G, c.bits_per_group, chip.ta, nonlinearity=ni.vtc_nonlinearity,
+                 group_weight_error=ni.group_weight_error, acc_tdc_nonlinearity=ni.acc_tdc_nonlinearity,
+                 vtc_noise=ni.vtc_noise, tdc_noise=ni.tdc_noise)
+    # column: d = vdd - V = vdd - vr - off(n, C) + s/C + a2 (s/C)^2 / C
+    delta = tf.vdd - cf.vr - cf.offset_v + const / C  # (S, J+1, G)
+    if tf.offset_v is not None:  # VTC input offsets act on V (the reference comparator has none)
+        delta[:, :J, :] -= tf.offset_v
+    # weights of each sub-array, (Rs, G (J+1)): column g (J+1) + j (j = J: reference column),
+    # and the constants delta, (G (J+1)) (the pass adds them to the matmuls' outputs)
+    W = np.transpose(Wt, (0, 1, 3, 2)).reshape(S, Rs, G * (J + 1)).astype(np.float32)
+    W0 = np.transpose(delta, (0, 2, 1)).reshape(S, G * (J + 1))
+    for g in range(G):  # signal columns give V_ref - V directly: the reference subtracted in the weights
+        W[:, :, g * (J + 1):g * (J + 1) + J] -= W[:, :, g * (J + 1) + J, None]
+        W0[:, g * (J + 1):g * (J + 1) + J] -= W0[:, g * (J + 1) + J, None]
+    # noise: voltage variance per channel (V^2), referred to the column charge in the pass
+    var_v = np.zeros((S, J + 1, G))
+    var_v[:, :J] += tf.vtc_var_v2
+    if ni.ktc_noise:
+        var_v += cf.ktc_var_v2
+    if ni.row_noise:
+        var_v += rf.noise_v ** 2 * ((eff * B[..., None] * beta[:, None, None]) ** 2).reshape(
+            S, Rs, J + 1, G).sum(1) / C**2
+    slope0 = (tf.k_pos + tf.k_neg) / 2 + tf.a_near0  # dq/dx at x = 0, (S, G, J)
+    ped = (rf.v0 / rf.u) * (w_ob.astype(np.float64) - 2 ** (c.weight_bits - 1) - pedestal(c)).sum(0)  # (J,)
+    noise = ni.vtc_noise or ni.ktc_noise or ni.row_noise
+    p = kernel.params(
+        b2=tf.b2, b3=tf.b3, inv_w=1.0 / tf.w, beta_order=tf.beta, dw=tf.dw, c_acc=tf.c_acc, a2_acc=tf.acc_a2,
+        v_acc0=tf.v_acc0, gamma=tf.gamma, vdd=tf.vdd, vhi=tf.vhi, t0=tf.t0, t1=tf.t1, tc2=tf.tdc_c2,
+        kq=(tf.t1 / tf.c_acc) ** 2 if noise else 0.0, s_tdc2=tf.tdc_sigma_s**2, t_lsb=tf.t_lsb,
+        ped=pedestal(c), w_tot=S * float(tf.weights.sum()))
+    return Folded(
+        W=W, W0=W0.astype(np.float32), mu=mu, table=rf.table.astype(np.float32), ped=ped, v0=rf.v0, u=rf.u,
+        params=p, w_ch=np.tile(tf.weights, S).astype(np.float64),
+        a2c_ref=np.ascontiguousarray(cf.a2c[:, J, :]), c_g=tf.c_g, e_g=tf.e_g,
+        kch=np.ascontiguousarray(np.stack([tf.k_pos, tf.k_neg, tf.a_near0 * tf.w]), dtype=np.float32),
+        slope_mean=slope0.mean(axis=2),
+        var_q0=(slope0**2 * np.transpose(var_v[:, :J, :], (0, 2, 1))).reshape(S * G, J).T.copy(),
+        sd_ref=np.sqrt(var_v[:, J, :]),
+        tdc_gain=tf.tdc_gain if tf.tdc_gain is not None else np.zeros(0),
+        S=S, Rs=Rs, G=G, J=J)

@@ -1,1 +1,0 @@
-"""Behavioral block models built from calibration/ (pure numpy, no SPICE needed)."""
