@@ -21,3 +21,11 @@ def fresh_cache(tmp_path, monkeypatch):
     root = tmp_path / "cache"
     monkeypatch.setenv("AIMC_CACHE_DIR", str(root))
     return root
+
+
+@pytest.fixture(scope="session")
+def reference_metrics() -> dict:
+    """`aimc metrics` of the reference macro (10 chips, 512 vectors), computed once per session."""
+    from aimc_circuits import Macro
+
+    return Macro.default().metrics()

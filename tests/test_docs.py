@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,13 +22,18 @@ def test_notebook_runs(path, fresh_cache, monkeypatch):
                             resources={"metadata": {"path": str(ROOT)}}).execute()
 
 
-def test_readme_python_snippets_run(fresh_cache, monkeypatch):
+def test_readme_python_snippets_run(fresh_cache, monkeypatch, capsys):
+    """Every python block runs; a print whose comment starts with a number prints that number."""
     monkeypatch.setenv("MPLBACKEND", "Agg")
     text = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
     assert blocks, "README has python snippets"
     for block in blocks:
+        capsys.readouterr()
         exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
+        printed = capsys.readouterr().out.split()
+        promised = [m.group(1) for m in re.finditer(r"^print\(.*#\s*(-?[\d.]+)", block, re.MULTILINE)]
+        assert printed[:len(promised)] == promised
 
 
 def test_readme_starts_with_the_two_commands():
@@ -35,3 +41,46 @@ def test_readme_starts_with_the_two_commands():
     assert lines[1] == "```bash" and lines[2].startswith("make run") and lines[3].startswith("make test")
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
+
+
+def _numbers(text: str) -> list[float]:
+    return [float(v) for v in re.findall(r"-?\d+\.?\d*(?:e-?\d+)?", text)]
+
+
+def test_readme_metrics_block_is_what_aimc_metrics_prints(reference_metrics):
+    """The README's `make run` block against `format_metrics` now: the same text, every number
+    within 0.1 % (BLAS rounding on another CPU may move the last printed digit)."""
+    from aimc_circuits.macro.metrics import format_metrics
+
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## What `make run` prints")[1].split("```\n")[1]
+    now = format_metrics(reference_metrics) + "\n"
+    assert re.sub(r"-?\d+\.?\d*", "#", block) == re.sub(r"-?\d+\.?\d*", "#", now)
+    np.testing.assert_allclose(_numbers(block), _numbers(now), rtol=1e-3)
+
+
+def test_readme_headline_numbers_are_the_measured_ones(reference_metrics):
+    """The 'Where it stands' table and the block sentence against the metrics and the shipped
+    calibrations' recorded held-out quality."""
+    from aimc_circuits.registry import get_variant
+
+    m = reference_metrics
+    text = (ROOT / "README.md").read_text().split("## Where it stands")[1].split("## Documentation")[0]
+
+    def row(label: str) -> str:
+        return next(ln for ln in text.splitlines() if ln.startswith(f"| {label}")).split("|")[2].strip()
+
+    assert row("computing error, % of full scale") == f"{m['error_fs_pct_chips']['mean']:.2f}"
+    assert row("computing error, % of signal RMS") == f"{m['error_sig_pct']:.0f}"
+    assert row("throughput / latency") == f"{m['tops']:.1f} TOPS / {m['latency_ns']:.0f} ns"
+    assert row("energy efficiency") == f"{m['tops_per_watt']:.1f} TOPS/W"
+    cal = {f: get_variant(f).calibration().load(get_variant(f).calibration_path()) for f in
+           ("cell", "row_driver", "time_accumulator")}
+    assert f"cell {cal['cell'].section('model')['held_out']['rms_pct_fs']:.3f} % FS RMS" in text
+    assert f"row driver {cal['row_driver'].section('dynamic_model')['held_out']['rms_pct_fs'] / 100:.1f} LSB RMS" in text
+    assert f"time accumulator {cal['time_accumulator'].section('chain_held_out')['rms_lsb']:.1f} TDC LSB RMS" in text
+
+
+def test_docs_do_not_point_outside_the_repository():
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")), *NOTEBOOKS]:
+        assert "../shared" not in path.read_text(), path

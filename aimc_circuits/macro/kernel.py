@@ -242,7 +242,7 @@ def _exact_order(Y, Y0, b, kch, c2, g1, cst, dl, w_ch, beta_o, inv_2dw, inv_w, q
     """acc[j] += every channel's charge x (1 + beta sum over the other channels c0 of 16^g(c0)
     s(L - L_c0)) at column j of vector b: the crossing-order term of the time accumulator model
     pair by pair, with the crossing levels L = V_ref - u of that column (O((S G)^2) per column;
-    see :func:`aimc_circuits.fit.time_accumulator.order_charge`). qb, ub (S G, J), fj (J): work."""
+    see :func:`aimc_circuits.blocks.time_accumulator.pump_single_slope.model.order_charge`). qb, ub (S G, J), fj (J): work."""
     S = Y.shape[0]
     J1 = Y.shape[2] // 2
     J = J1 - 1
