@@ -145,3 +145,35 @@ def test_testbench_in_main_is_a_clear_error(fresh_cache, monkeypatch):
     monkeypatch.setattr(Local, "__module__", "__main__")
     with pytest.raises(ParameterError, match="defined in __main__.*executor=ThreadPoolExecutor"):
         run_sweep(Local(), grid={"ib": [1e-6]})
+
+
+def test_killing_the_driver_takes_its_workers_down(fresh_cache):
+    """SIGKILL to the sweep's driver process only (not its process group): its worker processes
+    exit within seconds instead of simulating on as orphans."""
+    script = textwrap.dedent("""
+        from aimc_circuits.blocks.devices import InverterDelay
+        from aimc_circuits.spice.sweep import run_sweep
+        run_sweep(InverterDelay(), grid={"cl": [float(c) * 1e-15 for c in range(2, 42)]}, workers=2)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def workers() -> list[int]:
+        out = subprocess.run(["pgrep", "-f", "aimc_circuits.spice.worker", "-g", str(proc.pid)],
+                             capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    deadline = time.time() + 120
+    while time.time() < deadline and not workers():
+        time.sleep(0.05)
+    pids = workers()
+    assert pids, "the sweep started its workers"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and workers():
+        time.sleep(0.1)
+    left = workers()
+    if left:
+        os.killpg(proc.pid, signal.SIGKILL)
+    assert not left, f"orphaned workers {left}"

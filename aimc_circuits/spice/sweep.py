@@ -211,7 +211,8 @@ def _run_batch(tb: Testbench, deck: str, items: list[_Item], cache_root: str | N
 def _worker_env(num_threads: int) -> dict[str, str]:
     """Environment of a worker process: single-threaded BLAS (OpenBLAS threads slow ngspice)."""
     env = dict(os.environ)
-    env.update(OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", OMP_NUM_THREADS=str(num_threads))
+    env.update(OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", OMP_NUM_THREADS=str(num_threads),
+               AIMC_SWEEP_PARENT=str(os.getpid()))
     return env
 
 
