@@ -24,9 +24,21 @@ def calibrate(block: str, profile: str = "fast", out_dir: Path | None = None, pr
     variants = parse_block(block)
     if profile not in PROFILES:
         raise ParameterError(f"unknown profile {profile!r}; allowed: {', '.join(PROFILES)}")
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise ParameterError(f"--out {out_dir} is a file; give a directory (the calibrations go to "
+                                 f"<out>/<family>/<variant>.json)")
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ParameterError(f"--out {out_dir} cannot be created ({exc.strerror})") from None
     written = []
-    for v in variants:
+    for i, v in enumerate(variants):
         t0 = time.perf_counter()
+        if progress:
+            print(f"calibrating {v.id} ({profile} profile; block {i + 1}/{len(variants)}): SPICE sweeps, then the "
+                  f"fits", file=sys.stderr, flush=True)
         content = v.characterize_function()(profile=profile, progress=progress)
         content["provenance"].update(
             command=f"aimc calibrate --block {v.id} --profile {profile}",

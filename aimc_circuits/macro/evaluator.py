@@ -58,6 +58,7 @@ trim, dominated by the crossing-order term below):
 """
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,7 @@ class Macro:
     ``concurrent.futures.Executor`` instead of the shared worker threads (``config.n_threads``)."""
 
     def __init__(self, config: MacroConfig, cell: Any, row: Any, ta: Any, chip_seed: int | None = None, *,
-                 executor: Executor | None = None, _trims: dict | None = None):
+                 executor: Executor | None = None, _trims: dict | None = None, _derived: bool = False):
         self.config, self.cell, self.row, self.ta = config, cell, row, ta
         self.ni = config.nonidealities
         for family, model in (("cell", cell), ("row_driver", row), ("time_accumulator", ta)):
@@ -104,6 +105,8 @@ class Macro:
                 raise ParameterError(f"{type(model).__name__} does not implement the {family} model interface "
                                      f"({PROTOCOLS[family].__name__})")
         self._check_calibrations()
+        if not _derived:  # a macro derived from this one (another chip, other effects) has said it already
+            self._warn_extrapolation()
         self.chip = draw_chip(chip_seed, config, row, cell, ta)
         self.executor = executor
         self.runner = ChunkRunner(config.n_threads, executor) if executor else ChunkRunner.shared(config.n_threads)
@@ -135,7 +138,7 @@ class Macro:
 
     def _with(self, config: MacroConfig, chip_seed: int | None) -> "Macro":
         return Macro(config, self.cell, self.row, self.ta, chip_seed=chip_seed, executor=self.executor,
-                     _trims=self._trims)
+                     _trims=self._trims, _derived=True)
 
     def ideal(self) -> "Macro":
         """The same macro with every non-ideality, quantization and clipping off: vmm == x @ w."""
@@ -179,6 +182,18 @@ class Macro:
             raise ParameterError(f"t_cell_ns={t['t_cell_ns']}, t_conversion_ns={t['t_conversion_ns']}: shorter than the "
                                  f"calibrated {self.cell.t_cycle_s * 1e9:.2f} / {self.ta.t_conversion_s * 1e9:.2f} ns "
                                  f"(the settling and TDC models were fitted there)")
+
+    def _warn_extrapolation(self) -> None:
+        """Warn (with the characterized range) where the config leaves what the models were fitted on."""
+        c, ni = self.config, self.ni
+        lo, hi = self.cell.fit_rows
+        if (ni.cell_parasitics or ni.cell_injection or ni.ktc_noise) and not lo <= c.rows_per_subarray <= hi:
+            warnings.warn(f"rows_per_subarray={c.rows_per_subarray}: the cell model was fitted on columns of "
+                          f"{lo}..{hi} rows; extrapolating with its fitted R-law", stacklevel=4)
+        lo, hi = self.row.load_range_cols
+        if ni.row_settling and not lo <= c.n_outputs <= hi:
+            warnings.warn(f"n_outputs={c.n_outputs}: the row driver's settling model was fitted on row loads of "
+                          f"{lo}..{hi} columns; extrapolating", stacklevel=4)
 
     def timing(self) -> dict[str, float]:
         """Phase times (ns): cell phase, VTC phase, conversion, latency and cycle time."""
@@ -346,12 +361,14 @@ class Macro:
                           codes=np.floor(code).astype(np.int64) if self.ni.quantization else code,
                           saturated=sat, lsb=np.abs(ro.alpha), energy=e)
 
-    def metrics(self, n_chips: int | None = None, batch: int | None = None) -> dict[str, Any]:
+    def metrics(self, n_chips: int | None = None, batch: int | None = None,
+                progress: Any = None) -> dict[str, Any]:
         """TOPS, TOPS/W, latency, energy per VMM by block, error_fs_pct / error_sig_pct on the
-        default workload with the spread over chip instances (see :mod:`aimc_circuits.macro.metrics`)."""
+        default workload with the spread over chip instances, and the calibration files used (see
+        :mod:`aimc_circuits.macro.metrics`). progress: called with a line per chip."""
         from .metrics import compute_metrics
 
-        return compute_metrics(self, n_chips=n_chips, batch=batch)
+        return compute_metrics(self, n_chips=n_chips, batch=batch, progress=progress)
 
     def full_scale(self) -> float:
         """Range of x @ w the output codes represent: 2^output_bits codes x the readout's LSB."""

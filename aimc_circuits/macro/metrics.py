@@ -1,7 +1,8 @@
 """Macro metrics (definitions in docs/design.md) and their table, with the AiDAC headline beside ours."""
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, Callable
 
 import numpy as np
 
@@ -12,10 +13,12 @@ AIDAC = {"error_pct": 0.79, "tops": 26.2, "latency_ns": 20.0, "tops_per_watt": 1
          "source": "AiDAC, arXiv 2312.11836 (headline figures)"}
 
 
-def compute_metrics(macro, n_chips: int | None = None, batch: int | None = None) -> dict[str, Any]:
+def compute_metrics(macro, n_chips: int | None = None, batch: int | None = None,
+                    progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Throughput, energy and computing error of `macro` on the default workload (uniform random
     8-bit x and w, one draw per config seed), over `n_chips` chip instances (seeds seed .. seed +
-    n_chips - 1), noise on. The headline error is the first chip's; the spread is over all."""
+    n_chips - 1), noise on. The headline error is the first chip's; the spread is over all.
+    progress: called with a line per chip (done/total, elapsed, remaining)."""
     c = macro.config
     n_chips = c.n_chips if n_chips is None else n_chips
     batch = c.workload_batch if batch is None else batch
@@ -25,6 +28,7 @@ def compute_metrics(macro, n_chips: int | None = None, batch: int | None = None)
     w = rng.integers(-half, half, (c.n_inputs, c.n_outputs))
     per_chip = []
     energy = None
+    t0 = time.perf_counter()
     for k in range(n_chips):
         mk = macro.with_chip(c.seed + k) if macro.chip.seed is not None else macro
         r = mk.evaluate(x, w, rng=np.random.default_rng(10_000 + c.seed + k), energy=energy is None)
@@ -35,6 +39,9 @@ def compute_metrics(macro, n_chips: int | None = None, batch: int | None = None)
                          "error_sig_pct": 100 * rms / float(np.std(r.y_ideal)),
                          "mean_error_lsb": float(np.mean(e) / np.mean(r.lsb)),
                          "saturated_pct": 100 * float(np.mean(r.saturated))})
+        if progress is not None:
+            el = time.perf_counter() - t0
+            progress(f"chip {k + 1}/{n_chips} ({el:.1f} s elapsed, ~{el / (k + 1) * (n_chips - k - 1):.0f} s to go)")
     t = macro.timing()
     ops = c.ops_per_vmm
     e_tot = energy["total"]
@@ -62,6 +69,9 @@ def compute_metrics(macro, n_chips: int | None = None, batch: int | None = None)
         "workload": {"batch": batch, "n_chips": n_chips, "seed": c.seed,
                      "x": f"uniform 0..{2**c.input_bits - 1}", "w": f"uniform -{half}..{half - 1}"},
         "chips": per_chip,
+        "calibrations": {f: {"file": m.calibration.source, "schema": m.calibration.data["schema"],
+                             "content_sha256": m.calibration.data["integrity"]["content_sha256"]}
+                         for f, m in (("row_driver", macro.row), ("cell", macro.cell), ("time_accumulator", macro.ta))},
         "aidac": AIDAC,
     }
 

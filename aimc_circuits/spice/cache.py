@@ -112,8 +112,14 @@ class PointCache:
     def put(self, key: str, record: dict) -> None:
         """Store `record` atomically (temporary file + rename)."""
         p = self.path(key)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-", suffix=".part")  # never matches *.json
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-", suffix=".part")  # never matches *.json
+        except OSError as exc:
+            from ..errors import AimcError
+
+            raise AimcError(f"cannot write a finished point to the sweep cache {self.root} ({exc.strerror}); "
+                            f"make it writable or set AIMC_CACHE_DIR to a writable directory") from None
         try:
             with os.fdopen(fd, "w") as fh:
                 json.dump(record, fh)

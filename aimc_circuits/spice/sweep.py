@@ -64,11 +64,13 @@ class SweepResult:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        """What this sweep covered, for a calibration's provenance: testbench, point counts,
-        corners, temperatures and Monte Carlo seeds."""
+        """What this sweep covered, for a calibration's provenance: testbench, point counts, the
+        SPICE time of all its points (whether simulated in this run or taken from the cache of an
+        earlier, perhaps interrupted one), corners, temperatures and Monte Carlo seeds."""
         pts = [r.point for r in self.records]
         return {"testbench": self.testbench, "points": len(pts), "simulated": self.n_simulated,
                 "cached": self.n_cached, "failed": len(self.failed),
+                "spice_s": round(sum(r.elapsed_s for r in self.records), 2), "wall_s": round(self.wall_s, 2),
                 "corners": sorted({str(p.get("corner", "tt")) for p in pts}),
                 "temperatures_c": sorted({float(p.get("temp", 27.0)) for p in pts}),
                 "mc_seeds": sorted({int(p["seed"]) for p in pts if p.get("seed") is not None})}

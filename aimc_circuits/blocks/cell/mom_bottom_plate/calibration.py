@@ -38,6 +38,8 @@ class CellCalibration(Calibration):
         "e_gate_bit": Fitted("energy.e_gate_per_bit_j", "J", "switch gate-drive energy per cycle, by bit", 0.0, 1e-11,
                              shape=(-1,)),
         "cu": Fitted("noise.cu_f", "F", "unit capacitance Cu", 0.0, 1e-12, lo_open=True),
+        "fit_rows": Fitted("model.rows", "", "column heights (rows) the column model was fitted on", 1, 4096,
+                           shape=(-1,)),
         "period_s": Fitted("timing.period_s", "s", "charge-sharing cycle the model was characterized at", 0.0, 1e-6,
                            lo_open=True),
     }
@@ -55,6 +57,7 @@ class CellCalibration(Calibration):
     e_r: float
     e_gate_bit: np.ndarray
     cu: float
+    fit_rows: np.ndarray
     period_s: float
 
     def check(self) -> None:

@@ -102,6 +102,12 @@ class CellModel:
         return cls(CellCalibration.load(path, allow_edited=allow_edited))
 
     @property
+    def fit_rows(self) -> tuple[int, int]:
+        """The column heights (rows) the column model was fitted on: (fewest, most)."""
+        r = self.calibration.fit_rows
+        return int(r.min()), int(r.max())
+
+    @property
     def t_cycle_s(self) -> float:
         """The charge-sharing cycle the model was characterized at (s): the macro's shortest cell phase."""
         return self.calibration.period_s
@@ -153,6 +159,7 @@ class CellModel:
         p = self.params
         R, J1 = words.shape
         Rs = rows_per_subarray
+
         S = R // Rs
         bpg, M, G = bits_per_group, 2**bits_per_group - 1, groups
         codes = (words[..., None] >> (bpg * np.arange(G))) & M  # (R, J+1, G)

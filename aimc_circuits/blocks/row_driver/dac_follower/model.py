@@ -24,7 +24,6 @@ statistics; output noise; energy per conversion.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,8 +157,8 @@ class RowDriverModel:
         reference column included) and `n_cols` data columns, cell j at line position
         j / (n_cols - 1) and the reference column at the driver. chip: per-row mismatch (offset
         and gain; the bit-weight spread is not folded); inl False: the fitted curve's end-point
-        line; settling False: the static level. Warns when n_cols lies outside the row loads the
-        dynamic model was fitted on."""
+        line; settling False: the static level (``load_range_cols``: the row loads the dynamic
+        model was fitted on; the macro warns outside them)."""
         fitted = self.level_table()
         v0 = float(fitted[0])
         u = float((fitted[-1] - v0) / (N_CODES - 1))
@@ -173,10 +172,6 @@ class RowDriverModel:
         J = n_cols
         A, B, m = np.zeros((R, J + 1)), np.ones((R, J + 1)), 0.0
         if settling:
-            lo, hi = self.load_range_cols
-            if not lo <= n_cols <= hi:
-                warnings.warn(f"n_outputs={n_cols}: the row driver's settling model was fitted on row loads of "
-                              f"{lo}..{hi} columns; extrapolating", stacklevel=3)
             dyn = self.dyn
             c_tot, r_line = self.line_params(J, c_sel)
             cn, kap = c_tot / 1e-12, c_tot * r_line / 1e-9
