@@ -3,7 +3,6 @@ held-out SPICE points, behavioral model (mismatch, noise, energy), bad inputs.""
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 
 import numpy as np

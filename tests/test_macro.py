@@ -298,7 +298,7 @@ def test_energy_is_the_mean_of_every_vectors_energy(ref):
     rng = np.random.default_rng(8)
     x, w = rng.integers(0, 256, (40, 1024)), rng.integers(-128, 128, (1024, 256))
     xi, wo = ref.check_inputs(x, w)
-    c, rm, cell = ref.config, ref.row, ref.cell
+    rm, cell = ref.row, ref.cell
     table = rm.level_table()
     v = table[xi]
     v_prev = np.vstack([np.full((1, 1024), table[0]), v[:-1]])

@@ -9,7 +9,6 @@ from aimc_circuits.blocks.row_driver.dac_follower.design import N_CODES, RowDriv
 from aimc_circuits.blocks.row_driver.dac_follower.fit import fit_static, inl_dnl, settle_time
 from aimc_circuits.blocks.row_driver.dac_follower.model import RowDriverModel, check_codes, static_level
 from aimc_circuits.blocks.row_driver.dac_follower.testbench import RowSettleTestbench, RowTransferTestbench
-from aimc_circuits.constants import SKY130_MOM_UNIT_CAP_F
 from aimc_circuits.errors import AimcError, ParameterError
 from aimc_circuits.paths import netlist_path
 from aimc_circuits.spice.sweep import run_sweep

@@ -24,7 +24,6 @@ energy per cycle. No SPICE; every number comes from the calibration.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +31,7 @@ import numpy as np
 from ....checks import check_int_codes
 from ....constants import K_BOLTZMANN, ZERO_CELSIUS_K
 from ....errors import ParameterError
+from ...model import BlockModel
 from .calibration import CellCalibration
 
 __all__ = ["COLUMN_PARAMS", "CellChip", "CellFold", "CellModel", "column_voltage", "column_voltage_c", "full_scale"]
@@ -82,24 +82,18 @@ class CellFold:
     vr: float  #: column reset level (V)
 
 
-class CellModel:
+class CellModel(BlockModel):
     """Fitted cell-column model of one calibration. ``CellModel.load()`` reads the shipped one."""
 
-    def __init__(self, calibration: CellCalibration):
-        if not isinstance(calibration, CellCalibration):
-            raise ParameterError(f"CellModel needs a CellCalibration, got {type(calibration).__name__}")
-        cal = self.calibration = calibration
-        self.design = cal.design
+    calibration_class = CellCalibration
+
+    def setup(self) -> None:
+        cal = self.calibration
         self.params = cal.column_params
         self.sigma_u, self.sigma_0 = cal.sigma_u, cal.sigma_0
         self.e_fit = {"e_s": cal.e_s, "e_n": cal.e_n, "e_r": cal.e_r}
         self.e_gate_bit = cal.e_gate_bit
         self.cu = cal.cu
-
-    @classmethod
-    def load(cls, path: Path | str | None = None, *, allow_edited: bool = False) -> "CellModel":
-        """Read a calibration file (default: calibration/cell/mom_bottom_plate.json)."""
-        return cls(CellCalibration.load(path, allow_edited=allow_edited))
 
     @property
     def fit_rows(self) -> tuple[int, int]:

@@ -25,13 +25,13 @@ statistics; output noise; energy per conversion.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ....checks import check_int_codes
 from ....errors import ParameterError
+from ...model import BlockModel
 from .calibration import RowDriverCalibration
 from .design import INPUT_BITS, N_CODES
 
@@ -94,14 +94,13 @@ class RowFold:
     noise_v: float  #: output noise (V rms) at this row load
 
 
-class RowDriverModel:
+class RowDriverModel(BlockModel):
     """Fitted row-driver model of one calibration. ``RowDriverModel.load()`` reads the shipped one."""
 
-    def __init__(self, calibration: RowDriverCalibration):
-        if not isinstance(calibration, RowDriverCalibration):
-            raise ParameterError(f"RowDriverModel needs a RowDriverCalibration, got {type(calibration).__name__}")
-        cal = self.calibration = calibration
-        self.design = cal.design
+    calibration_class = RowDriverCalibration
+
+    def setup(self) -> None:
+        cal = self.calibration
         self.v0, self.u, self.a2, self.eps, self.residual = cal.v0, cal.u, cal.a2, cal.eps, cal.residual
         self.dyn = cal.dynamic_params
         self.sigma_off, self.sigma_gain, self.sigma_eps = cal.sigma_off, cal.sigma_gain, cal.sigma_eps
@@ -109,11 +108,6 @@ class RowDriverModel:
         self.noise_v = cal.noise_v
         self.lsb = cal.lsb_v
         self.load_range_cols = cal.load_range_cols
-
-    @classmethod
-    def load(cls, path: Path | str | None = None, *, allow_edited: bool = False) -> "RowDriverModel":
-        """Read a calibration file (default: calibration/row_driver/dac_follower.json)."""
-        return cls(RowDriverCalibration.load(path, allow_edited=allow_edited))
 
     @property
     def input_bits(self) -> int:

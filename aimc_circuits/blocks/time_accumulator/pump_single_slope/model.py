@@ -19,12 +19,12 @@ charges -> accumulated charge -> accumulator voltage -> TDC stop time -> output 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ....errors import ParameterError
+from ...model import BlockModel
 from .calibration import TACalibration
 
 __all__ = ["TAChip", "TAFold", "TimeAccumulatorModel", "VTC_KEYS", "V_C0", "V_FIT_MAX", "acc_voltage", "order_charge",
@@ -151,24 +151,19 @@ class TAFold:
     t_lsb: float
 
 
-class TimeAccumulatorModel:
+class TimeAccumulatorModel(BlockModel):
     """Fitted time-accumulator model of one calibration. ``TimeAccumulatorModel.load()`` reads the shipped one."""
 
-    def __init__(self, calibration: TACalibration):
-        if not isinstance(calibration, TACalibration):
-            raise ParameterError(f"TimeAccumulatorModel needs a TACalibration, got {type(calibration).__name__}")
-        cal = self.calibration = calibration
-        self.design = d = cal.design
+    calibration_class = TACalibration
+
+    def setup(self) -> None:
+        cal = self.calibration
+        d = self.design
         self.p_vtc, self.p_acc, self.p_tdc = cal.p_vtc, cal.p_acc, cal.p_tdc
         self.sigma_offset, self.sigma_gain, self.sigma_tdc_gain = cal.sigma_offset, cal.sigma_gain, cal.sigma_tdc_gain
         self.sigma_vtc_v, self.sigma_tdc_s = cal.sigma_vtc_v, cal.sigma_tdc_s
         self.e_conversion = cal.e_conversion
         self.group = np.arange(d.groups)  # channel (s, g) has group g: broadcasts over (..., n_sub, groups)
-
-    @classmethod
-    def load(cls, path: Path | str | None = None, *, allow_edited: bool = False) -> "TimeAccumulatorModel":
-        """Read a calibration file (default: calibration/time_accumulator/pump_single_slope.json)."""
-        return cls(TACalibration.load(path, allow_edited=allow_edited))
 
     @property
     def t_vtc_s(self) -> float:
