@@ -1,5 +1,5 @@
-"""Command line: ``aimc metrics``, ``aimc calibrate``, ``aimc variants``, ``aimc calibration seal``,
-``aimc pdk [install]``, ``aimc demo``."""
+"""Command line: ``aimc metrics``, ``aimc report``, ``aimc calibrate``, ``aimc variants``,
+``aimc calibration seal``, ``aimc pdk [install]``, ``aimc demo``."""
 from __future__ import annotations
 
 import argparse
@@ -115,6 +115,18 @@ def _cmd_calibration(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    """Figures (PNG) and an HTML summary of a macro: metrics, error budget, calibrations."""
+    from .macro import Macro, MacroConfig
+    from .report import write_report
+
+    cfg = MacroConfig.load(args.config) if args.config else MacroConfig()
+    say = None if args.quiet else (lambda line: print(f"aimc report: {line}", file=sys.stderr, flush=True))
+    files = write_report(Path(args.out), Macro.from_config(cfg), n_chips=args.chips, batch=args.batch, progress=say)
+    print("\n".join(str(f) for f in files))
+    return 0
+
+
 def _cmd_metrics(args: argparse.Namespace) -> int:
     """The macro's metrics from the shipped calibration (no ngspice needed)."""
     from .macro import Macro, MacroConfig
@@ -169,6 +181,16 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--chips", type=int, help="chip instances for the error spread (default: config n_chips = 10)")
     m.add_argument("--batch", type=int, help="vectors of the default workload (default: config workload_batch)")
     m.set_defaults(func=_cmd_metrics)
+    r = sub.add_parser("report", help="write the macro's figures (PNG) and an HTML summary",
+                       description="Metrics beside AiDAC's headline, the error budget (each non-ideality alone), "
+                                   "the error histogram and scatter, the energy breakdown, the blocks' fit "
+                                   "quality and the calibrations' provenance, as PNG files and index.html.")
+    r.add_argument("--out", default="report", help="output directory (default: ./report)")
+    r.add_argument("--config", help="macro configuration (TOML); default: the reference macro")
+    r.add_argument("--chips", type=int, default=10, help="chip instances for the metrics (default 10)")
+    r.add_argument("--batch", type=int, default=512, help="vectors of the default workload (default 512)")
+    r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.set_defaults(func=_cmd_report)
     v = sub.add_parser("variants", help="list the registered block variants and their calibration files",
                        description="Every registered block variant, its netlist, its calibration file and "
                                    "whether that file loads (schema, checksum, physical ranges).")

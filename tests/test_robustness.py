@@ -101,3 +101,19 @@ def test_vmm_without_rng_is_noise_free_and_said_so(capsys):
     assert np.array_equal(m.vmm(x, w), m.vmm(x, w))
     assert not np.array_equal(m.vmm(x, w, rng=np.random.default_rng(2)), m.vmm(x, w))
     assert "None: noise off" in Macro.vmm.__doc__
+
+
+def test_report_writes_figures_and_html(tmp_path):
+    """`aimc report`: the PNG figures and an HTML summary with the metrics, the error budget and
+    every calibration's file and checksum."""
+    out = tmp_path / "rep"
+    assert main(["report", "--out", str(out), "--chips", "1", "--batch", "32", "--quiet"]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["blocks.png", "energy.png", "error.png", "error_budget.png", "index.html"]
+    assert all((out / n).read_bytes()[:4] == b"\x89PNG" for n in names if n.endswith(".png"))
+    page = (out / "index.html").read_text()
+    for text in ("throughput (TOPS)", "vtc_noise", "mom_bottom_plate.json", "dac_follower.json",
+                 "pump_single_slope.json", "AiDAC"):
+        assert text in page, text
+    (tmp_path / "file").write_text("x")
+    assert main(["report", "--out", str(tmp_path / "file"), "--quiet"]) == 1
