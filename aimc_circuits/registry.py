@@ -23,7 +23,8 @@ from typing import Any, Callable
 from .errors import ParameterError, did_you_mean
 from .paths import CALIBRATION_DIR, netlist_path
 
-__all__ = ["BlockVariant", "FAMILIES", "VARIANTS", "REFERENCE", "get_variant", "variants", "parse_block"]
+__all__ = ["BlockVariant", "FAMILIES", "VARIANTS", "REFERENCE", "get_variant", "parse_block", "register",
+           "unregister", "variants"]
 
 #: the block families of the macro, in signal order
 FAMILIES = ("row_driver", "cell", "time_accumulator")
@@ -42,6 +43,7 @@ class BlockVariant:
     characterize: str  #: "module:function" (profile, progress) -> calibration content
     design_class: str
     spot_check: str = "spot_check:spot_check"  #: "module:function" (model) -> blocks.spot.SpotCheck
+    package_name: str | None = None  #: the variant's Python package (None: aimc_circuits.blocks.<family>.<name>)
 
     @property
     def id(self) -> str:
@@ -49,7 +51,7 @@ class BlockVariant:
 
     @property
     def package(self) -> str:
-        return f"aimc_circuits.blocks.{self.family}.{self.name}"
+        return self.package_name or f"aimc_circuits.blocks.{self.family}.{self.name}"
 
     def _load(self, ref: str) -> Any:
         module, attr = ref.split(":")
@@ -87,7 +89,7 @@ class BlockVariant:
 
 
 #: every registered variant; the first of each family is its reference (the default)
-VARIANTS: tuple[BlockVariant, ...] = (
+VARIANTS: list[BlockVariant] = [
     BlockVariant("cell", "mom_bottom_plate",
                  "binary-weighted MOM unit caps per group, bottom-plate sampling, top-plate column reset",
                  netlist="cell", calibration_class="calibration:CellCalibration", model_class="model:CellModel",
@@ -102,12 +104,30 @@ VARIANTS: tuple[BlockVariant, ...] = (
                  netlist="time_accumulator", calibration_class="calibration:TACalibration",
                  model_class="model:TimeAccumulatorModel",
                  characterize="characterize:characterize_time_accumulator", design_class="design:TADesign"),
-)
+]
 
 #: the reference macro's variant of each family
 REFERENCE: dict[str, str] = {}
 for _v in VARIANTS:
     REFERENCE.setdefault(_v.family, _v.name)
+
+
+def register(variant: BlockVariant) -> BlockVariant:
+    """Add a variant kept outside this package (a plug-in; the project's own are listed above).
+    Its family must exist and its name be new in it."""
+    _check_family(variant.family)
+    if any(v.family == variant.family and v.name == variant.name for v in VARIANTS):
+        raise ParameterError(f"{variant.id} is registered already")
+    VARIANTS.append(variant)
+    return variant
+
+
+def unregister(family: str, name: str) -> None:
+    """Remove a plug-in variant (the families' references cannot be removed)."""
+    v = get_variant(family, name)
+    if REFERENCE[family] == name:
+        raise ParameterError(f"{v.id} is the reference of its family and cannot be removed")
+    VARIANTS.remove(v)
 
 
 def variants(family: str | None = None) -> list[BlockVariant]:

@@ -106,3 +106,61 @@ def test_parse_block():
     assert registry.parse_block("all") == list(VARIANTS)
     assert [v.id for v in registry.parse_block("cell")] == ["cell/mom_bottom_plate"]
     assert [v.id for v in registry.parse_block("row_driver/dac_follower")] == ["row_driver/dac_follower"]
+
+
+def test_a_new_variant_plugs_in_without_editing_the_macro(tmp_path, monkeypatch):
+    """A variant defined outside the package (its own folder: design, calibration, model) and
+    registered with one call is selectable by name in MacroConfig; here a copy of the reference
+    cell under another name, so the macro's metrics must come out the same."""
+    import json
+    import sys
+    import textwrap
+
+    from aimc_circuits import Macro
+
+    pkg = tmp_path / "plugin_cells" / "mom_copy"
+    pkg.mkdir(parents=True)
+    (tmp_path / "plugin_cells" / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "design.py").write_text("from aimc_circuits.blocks.cell.mom_bottom_plate.design import CellDesign\n")
+    (pkg / "calibration.py").write_text(textwrap.dedent("""
+        from aimc_circuits.blocks.cell.mom_bottom_plate.calibration import CellCalibration as _Ref
+
+        class CopyCalibration(_Ref):
+            variant = "mom_copy"
+    """))
+    (pkg / "model.py").write_text(textwrap.dedent("""
+        from aimc_circuits.blocks.cell.mom_bottom_plate.model import CellModel
+        from .calibration import CopyCalibration
+
+        class CopyModel(CellModel):
+            calibration_class = CopyCalibration
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    v = registry.register(registry.BlockVariant(
+        "cell", "mom_copy", "the reference cell under another name", netlist="cell",
+        calibration_class="calibration:CopyCalibration", model_class="model:CopyModel",
+        characterize="model:CopyModel", design_class="design:CellDesign", package_name="plugin_cells.mom_copy"))
+    try:
+        for family in registry.FAMILIES:  # a calibration folder with the new cell and the reference others
+            ref = registry.get_variant(family)
+            dst = ref.calibration_path(tmp_path / "cal")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_text(ref.calibration_path().read_text())
+        data = json.loads(registry.get_variant("cell").calibration_path().read_text())
+        sealed = v.calibration().seal(data)
+        v.calibration_path(tmp_path / "cal").write_text(json.dumps(sealed))
+        cfg = MacroConfig(calibration_dir=str(tmp_path / "cal"), n_chips=2, workload_batch=32)
+        ref_m = Macro.from_config(cfg).metrics()
+        new = Macro.from_config(cfg.replace(cell_variant="mom_copy"))
+        assert type(new.cell).__name__ == "CopyModel"
+        new_m = new.metrics()
+        for k in ("tops", "tops_per_watt", "error_fs_pct", "error_sig_pct"):
+            assert new_m[k] == ref_m[k], k
+        with pytest.raises(ParameterError, match="registered already"):
+            registry.register(v)
+    finally:
+        registry.unregister("cell", "mom_copy")
+        sys.modules.pop("plugin_cells.mom_copy", None)
+    with pytest.raises(ParameterError, match="reference of its family"):
+        registry.unregister("cell", "mom_bottom_plate")

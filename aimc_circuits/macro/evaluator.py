@@ -104,6 +104,10 @@ class Macro:
             if not isinstance(model, PROTOCOLS[family]):
                 raise ParameterError(f"{type(model).__name__} does not implement the {family} model interface "
                                      f"({PROTOCOLS[family].__name__})")
+            named = getattr(config, f"{family}_variant")
+            if model.calibration.variant != named:
+                raise ParameterError(f"{family}_variant={named!r} but the {family} model is of variant "
+                                     f"{model.calibration.variant!r}")
         self._check_calibrations()
         if not _derived:  # a macro derived from this one (another chip, other effects) has said it already
             self._warn_extrapolation()
