@@ -65,6 +65,9 @@ def test_calibration_loads_typed_with_every_fitted_value(variant):
     # which sweeps the calibration ran: recorded one by one
     sweeps = cal.provenance.get("sweeps")
     assert sweeps and all(s["points"] > 0 and s["testbench"] for s in sweeps), "provenance lists every sweep"
+    assert all(s["spice_s"] >= 0 for s in sweeps) and sum(s["spice_s"] for s in sweeps) > 1.0, \
+        "and the SPICE time of its points, also those of earlier runs"
+    assert {"corner", "temperature_c", "netlist_sha256", "ngspice_version", "pdk", "command"} <= set(cal.provenance)
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=IDS)
