@@ -81,9 +81,9 @@ def test_levels_match_numpy(b0):
     assert (lo, hi) == (x[b0:b0 + cb].min(), x[b0:b0 + cb].max())
 
 
-def test_thread_count_and_executor_do_not_change_results():
-    """Every chunk draws its own noise stream from the caller's rng: 1 thread, one per core or an
-    injected executor, the same y."""
+def test_thread_count_executor_and_chunking_do_not_change_results():
+    """One noise stream per call, drawn block by block: 1 thread, one per core, an injected
+    executor or any chunk size, the same y."""
     cfg = MacroConfig(n_inputs=256, n_outputs=8, rows_per_subarray=32, seed=2)
     m = Macro.from_config(cfg)
     rng = np.random.default_rng(0)
@@ -97,8 +97,13 @@ def test_thread_count_and_executor_do_not_change_results():
         injected = Macro.from_config(cfg, executor=ex)
         assert injected.runner.executor is ex
         assert np.array_equal(injected.vmm(x, w, rng=np.random.default_rng(9)), y_one)
+    for chunk in (16, 112, 512):  # the noise is drawn per 16-vector block of the batch: any chunking
+        chunked = Macro.from_config(cfg.replace(chunk_vectors=chunk))
+        assert np.array_equal(chunked.vmm(x, w, rng=np.random.default_rng(9)), y_one), chunk
     r = m.evaluate(x, w, rng=np.random.default_rng(9), energy=False)
     assert np.array_equal(r.y, y_one)
+    with pytest.raises(ParameterError, match="chunk_vectors=100 must be a multiple of 16"):
+        MacroConfig(chunk_vectors=100)
 
 
 def test_any_integer_layout_gives_the_same_result():

@@ -112,6 +112,7 @@ class MacroConfig:
     n_chips: int = 10  #: chip instances for the metrics' error spread
     workload_batch: int = 512  #: vectors of the default workload in metrics()
     n_threads: int | None = None  #: evaluator worker threads; None = one per core (at most 8)
+    chunk_vectors: int | None = None  #: vectors per chunk of the evaluator (a multiple of 16); None = by the CPU; results do not depend on it
     calibration_dir: str | None = None  #: directory of <family>/<variant>.json calibrations; None = the shipped calibration/
     allow_edited_calibration: bool = False  #: accept hand-edited calibration files (checksum mismatch) with a warning
 
@@ -136,6 +137,9 @@ class MacroConfig:
         if self.n_threads is not None and (isinstance(self.n_threads, bool) or not isinstance(self.n_threads, int)
                                            or not 1 <= self.n_threads <= 256):
             raise ParameterError(f"n_threads={self.n_threads!r} must be an integer in 1..256 (or unset: one per core)")
+        if self.chunk_vectors is not None and (isinstance(self.chunk_vectors, bool) or not isinstance(
+                self.chunk_vectors, int) or self.chunk_vectors < 16 or self.chunk_vectors % 16):
+            raise ParameterError(f"chunk_vectors={self.chunk_vectors!r} must be a multiple of 16 (or unset: by the CPU)")
         if self.calibration_dir is not None and not isinstance(self.calibration_dir, (str, Path)):
             raise ParameterError(f"calibration_dir={self.calibration_dir!r} must be a directory path (a string)")
         for name in ("pipelined", "allow_edited_calibration"):

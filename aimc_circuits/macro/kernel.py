@@ -184,10 +184,12 @@ def level_sums(x, table):  # pragma: no cover - compiled
 def levels(x, b0, b1, table, mu, Le, xsum):  # pragma: no cover - compiled
     """Row levels the cells sample for vectors b0..b1-1: Le[b, k] = L(x[b0 + b, k]) + mu L(x[b0 + b - 1, k])
     (the previous vector's level, code 0 before the first); xsum[b] = sum of x[b0 + b]. Returns
-    (min, max) of the codes read: the caller rejects codes outside the table (they are clamped
-    here only so that nothing is read outside it)."""
+    (min, max) of the codes read: the caller rejects codes outside the table (they are folded into
+    it here, by a mask or a clamp, only so that nothing is read outside it)."""
     R = x.shape[1]
     top = table.shape[0] - 1
+    pow2 = (top & (top + 1)) == 0  # table size a power of two: a mask keeps any code inside it
+    cur = np.empty(R, dtype=np.float32)
     prev = np.empty(R, dtype=np.float32)
     if b0 == 0:
         prev[:] = table[0]
@@ -207,10 +209,15 @@ def levels(x, b0, b1, table, mu, Le, xsum):  # pragma: no cover - compiled
             hi = max(hi, c)
             tot += c
         xsum[b] = tot
+        if pow2:
+            for k in range(R):
+                cur[k] = table[xr[k] & top]
+        else:
+            for k in range(R):
+                cur[k] = table[min(max(xr[k], 0), top)]
         for k in range(R):
-            cur = table[min(max(xr[k], 0), top)]
-            row[k] = cur + muf * prev[k]
-            prev[k] = cur
+            row[k] = cur[k] + muf * prev[k]
+        cur, prev = prev, cur
     return lo, hi
 
 
@@ -286,7 +293,8 @@ def analog(Y, Y0, p, w_ch, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, t
     channel's noise variance (V^2) x its small-signal gain^2; tdc_gain (J or 0). exact_order: the
     accumulator's crossing-order term pair by pair at every column (:func:`_exact_order`) instead
     of to first order around the reference levels. noisy: draw the noise, J + S G unit normals per
-    vector (:func:`_normals` with `seed`, for blocks of 16 vectors at a time). Vector by vector
+    vector (:func:`_normals` with the call's `seed`, for blocks of 16 vectors at a time, counted from
+    the batch's first vector: with b0 a multiple of 16 the draws do not depend on the chunking). Vector by vector
     (b0 + b is the row of the outputs): readout False: y_out = the continuous TDC code; True: the
     readout y (and code_out, sat_out unless they are empty), with quantization / clipping as flagged."""
     S, cb, GJ1 = Y.shape
@@ -335,7 +343,7 @@ def analog(Y, Y0, p, w_ch, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, t
     lo, hi = (0.5, top + 0.5) if quant else (0.0, top + 1.0)
     for b in range(cb):
         if noisy and b % _ZBLK == 0:
-            _normals(seed, (b // _ZBLK) * (zblk.shape[0] // 2), zblk)
+            _normals(seed, ((b0 + b) // _ZBLK) * (zblk.shape[0] // 2), zblk)  # by global block: chunking-free
         z = zblk[(b % _ZBLK) * nz:(b % _ZBLK + 1) * nz]
         const = 0.0
         vc = 0.0

@@ -11,13 +11,25 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ChunkRunner", "default_threads"]
+__all__ = ["ChunkRunner", "default_threads", "has_avx512"]
 
 
 def default_threads() -> int:
     """Cores this process may use (at most 8)."""
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, min(n, 8))
+
+
+def has_avx512() -> bool:
+    """Whether this CPU has AVX-512 (its BLAS runs the large matmuls much faster: the chunking follows)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return " avx512f" in line
+    except OSError:
+        pass
+    return False
 
 
 _LOCK = threading.Lock()
