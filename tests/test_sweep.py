@@ -177,3 +177,8 @@ def test_killing_the_driver_takes_its_workers_down(fresh_cache):
     if left:
         os.killpg(proc.pid, signal.SIGKILL)
     assert not left, f"orphaned workers {left}"
+    # the killed driver's job files are removed by the next sweep on the same cache
+    jobs = fresh_cache / "sweeps" / "inverter" / "runs" / "jobs"
+    assert any(jobs.iterdir()), "the kill left job files behind"
+    run_sweep(InverterDelay(), grid={"cl": [1e-15]}, workers=1)
+    assert not any(jobs.iterdir()), sorted(p.name for p in jobs.iterdir())

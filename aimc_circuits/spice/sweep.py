@@ -218,11 +218,34 @@ def _worker_env(num_threads: int) -> dict[str, str]:
     return env
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_jobs(run_root: Path) -> int:
+    """Remove the job files of sweeps whose driver process is gone (killed before it could clean
+    up; a job file is named ``<driver pid>-<uuid>``). Returns how many were removed."""
+    jobs = Path(run_root) / "jobs"
+    n = 0
+    for p in jobs.glob("*-*.*"):
+        pid = p.name.split("-", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            p.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
 def _run_in_subprocess(args: tuple, run_root: Path, num_threads: int) -> list[dict]:
     """Run one batch in a fresh `python -m aimc_circuits.spice.worker` process."""
     jobs = run_root / "jobs"
     jobs.mkdir(parents=True, exist_ok=True)
-    job = jobs / f"{uuid.uuid4().hex}.job"
+    job = jobs / f"{os.getpid()}-{uuid.uuid4().hex}.job"
     job.write_bytes(pickle.dumps(args))
     out = job.with_suffix(".out")
     try:
@@ -283,6 +306,7 @@ def run_sweep(tb: Testbench, grid: Mapping[str, Any] | None = None, points: Sequ
         active = min(n_workers, len(batches))
         threads = max(1, (os.cpu_count() or 1) // active)
         run_root = (root / "runs") if store else cache_dir() / "runs"
+        clean_stale_jobs(run_root)
         own = executor is None
         pool = executor or ThreadPoolExecutor(max_workers=active)
         try:
