@@ -115,27 +115,46 @@ def _cmd_calibration(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_report(args: argparse.Namespace) -> int:
-    """Figures (PNG) and an HTML summary of a macro: metrics, error budget, calibrations."""
-    from .macro import Macro, MacroConfig
-    from .report import write_report
+def _macro_arguments(p: argparse.ArgumentParser) -> None:
+    """--config, --chips, --batch, --quiet: the options of every command that evaluates a macro."""
+    p.add_argument("--config", help="macro configuration (TOML); default: the reference macro")
+    p.add_argument("--chips", type=int, help="chip instances for the error spread (default: config n_chips = 10)")
+    p.add_argument("--batch", type=int, help="vectors of the default workload (default: config workload_batch = 512)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _macro_config(args: argparse.Namespace):
+    """The MacroConfig of --config, with --chips / --batch applied."""
+    from .macro import MacroConfig
 
     cfg = MacroConfig.load(args.config) if args.config else MacroConfig()
-    say = None if args.quiet else (lambda line: print(f"aimc report: {line}", file=sys.stderr, flush=True))
-    files = write_report(Path(args.out), Macro.from_config(cfg), n_chips=args.chips, batch=args.batch, progress=say)
+    changes = {k: v for k, v in (("n_chips", args.chips), ("workload_batch", args.batch)) if v is not None}
+    return cfg.replace(**changes) if changes else cfg
+
+
+def _progress(command: str, args: argparse.Namespace):
+    return None if args.quiet else (lambda line: print(f"aimc {command}: {line}", file=sys.stderr, flush=True))
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    """Figures (PNG) and an HTML summary of a macro: metrics, error budget, calibrations."""
+    from .macro import Macro
+    from .report import write_report
+
+    cfg = _macro_config(args)
+    files = write_report(Path(args.out), Macro.from_config(cfg), n_chips=cfg.n_chips, batch=cfg.workload_batch,
+                         progress=_progress("report", args))
     print("\n".join(str(f) for f in files))
     return 0
 
 
 def _cmd_metrics(args: argparse.Namespace) -> int:
     """The macro's metrics from the shipped calibration (no ngspice needed)."""
-    from .macro import Macro, MacroConfig
+    from .macro import Macro
     from .macro.metrics import format_metrics
 
-    cfg = MacroConfig.load(args.config) if args.config else MacroConfig()
-    if args.chips is not None or args.batch is not None:
-        cfg = cfg.replace(**{k: v for k, v in (("n_chips", args.chips), ("workload_batch", args.batch)) if v is not None})
-    say = None if args.quiet else (lambda line: print(f"aimc metrics: {line}", file=sys.stderr, flush=True))
+    cfg = _macro_config(args)
+    say = _progress("metrics", args)
     if say:
         say(f"loading the calibrations and compiling the evaluator (first run: ~10 s); {cfg.n_chips} chips x "
             f"{cfg.workload_batch} vectors")
@@ -175,21 +194,15 @@ def main(argv: list[str] | None = None) -> int:
                        description="Evaluate a macro configuration (default: the reference macro) from the "
                                    "shipped calibrations on the default workload and print its metrics beside "
                                    "AiDAC's headline. Progress goes to stderr.")
-    m.add_argument("--quiet", action="store_true", help="no progress output")
-    m.add_argument("--config", help="macro configuration (TOML); default: the reference macro")
+    _macro_arguments(m)
     m.add_argument("--json", action="store_true", help="machine-readable output")
-    m.add_argument("--chips", type=int, help="chip instances for the error spread (default: config n_chips = 10)")
-    m.add_argument("--batch", type=int, help="vectors of the default workload (default: config workload_batch)")
     m.set_defaults(func=_cmd_metrics)
     r = sub.add_parser("report", help="write the macro's figures (PNG) and an HTML summary",
                        description="Metrics beside AiDAC's headline, the error budget (each non-ideality alone), "
                                    "the error histogram and scatter, the energy breakdown, the blocks' fit "
                                    "quality and the calibrations' provenance, as PNG files and index.html.")
     r.add_argument("--out", default="report", help="output directory (default: ./report)")
-    r.add_argument("--config", help="macro configuration (TOML); default: the reference macro")
-    r.add_argument("--chips", type=int, default=10, help="chip instances for the metrics (default 10)")
-    r.add_argument("--batch", type=int, default=512, help="vectors of the default workload (default 512)")
-    r.add_argument("--quiet", action="store_true", help="no progress output")
+    _macro_arguments(r)
     r.set_defaults(func=_cmd_report)
     v = sub.add_parser("variants", help="list the registered block variants and their calibration files",
                        description="Every registered block variant, its netlist, its calibration file and "
