@@ -1,0 +1,78 @@
+"""Where ngspice spends a cell-column transient: netlist loading, subcircuit and parameter
+expansion of the sky130 library, and the analysis itself (ngspice's own `rusage all`), for column
+heights R = 4 .. 32, plus the same column with one capacitor instance per bit (`m=` multiplier)
+instead of one per unit capacitor. Plain `ngspice -b`, one process at a time.
+
+    python benchmarks/spice_time_breakdown.py [R ...]
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from aimc_circuits.blocks.cell.mom_bottom_plate.testbench import ColumnTestbench  # noqa: E402
+from aimc_circuits.pdk import find_pdk  # noqa: E402
+
+
+def deck(rows: int, per_bit: bool) -> str:
+    """One random point of the column testbench as a plain deck (the point's levels and codes as
+    source values), ending with `rusage all` and the two column voltages."""
+    tb = ColumnTestbench(rows=rows)
+    rng = np.random.default_rng(rows)
+    pt = tb.normalize({"vin": rng.uniform(0, 1, rows).tolist(), "codes": rng.integers(0, 16, (rows, 2)).tolist()})
+    body = tb.body({})
+    for c in tb.point_commands(pt)[0]:
+        name, val = re.match(r"alter (\S+) dc=(\S+)", c).groups()
+        body = re.sub(rf"^{name} (\S+) (\S+) dc 0$", rf"{name} \1 \2 dc {val}", body, flags=re.M)
+    if per_bit:  # the unit capacitors of bit k as one instance with m = mult = 2^k (same PDK mismatch per bit)
+        out = []
+        for line in body.split("\n"):
+            m = re.match(r"^xc(\d+)_(\d+) (\S+ \S+ \S+) (sky130_fd_pr__cap_vpp\S+)$", line)
+            if m and m.group(2) != "0":
+                continue
+            out.append(f"xc{m.group(1)} {m.group(3)} {m.group(4)} m={2 ** int(m.group(1))} mult={2 ** int(m.group(1))}"
+                       if m else line)
+        body = "\n".join(out)
+    return (f"* column R={rows}\n.lib {find_pdk().lib} tt\n.options {tb.options}\n{body}\n.control\n"
+            f"set num_threads=1\ntran {tb.tstep:.6g} {2 * tb.design.period:.6g}\nrusage all\n"
+            f"print v(c0_{rows})[length(time)-1] v(c1_{rows})[length(time)-1]\n.endc\n.end\n")
+
+
+def run(text: str) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "deck.sp"
+        p.write_text(text)
+        t0 = time.perf_counter()
+        out = subprocess.run(["ngspice", "-b", str(p)], capture_output=True, text=True, cwd=tmp).stdout
+        wall = time.perf_counter() - t0
+
+    def num(label: str) -> float:
+        m = re.search(rf"{label}\s*=\s*([-\d.e+]+)", out)
+        return float(m.group(1)) if m else float("nan")
+
+    return {"wall": wall, "load": num("Netlist loading time"), "expand": num("Subckt and Param expansion time"),
+            "analysis": num("Total analysis time \\(seconds\\)"),
+            "v0": num(r"v\(c0_\d+\)\[length\(time\)-1\]"), "v1": num(r"v\(c1_\d+\)\[length\(time\)-1\]")}
+
+
+def main() -> None:
+    heights = [int(a) for a in sys.argv[1:]] or [4, 8, 16, 32]
+    print("cell column, one transient (2 cycles), tt; seconds from ngspice's rusage")
+    print(f"{'rows':>5} {'wall':>7} {'load':>7} {'expand':>7} {'analysis':>9} {'expand/analysis':>16}"
+          f" {'per-bit caps: wall':>19} {'|dV| (uV)':>10}")
+    for r in heights:
+        a, b = run(deck(r, False)), run(deck(r, True))
+        dv = 1e6 * max(abs(a["v0"] - b["v0"]), abs(a["v1"] - b["v1"]))
+        print(f"{r:>5} {a['wall']:7.2f} {a['load']:7.2f} {a['expand']:7.2f} {a['analysis']:9.2f} "
+              f"{a['expand'] / a['analysis']:16.1f} {b['wall']:19.2f} {dv:10.1f}")
+
+
+if __name__ == "__main__":
+    main()
