@@ -128,7 +128,7 @@ def _plan(tb: Testbench, points: list[dict[str, Any]]) -> tuple[list[tuple[str, 
     for p in points:
         skey = (p["corner"],) + tuple(repr(p[k]) for k in tb.structural)
         if skey not in decks:
-            decks[skey] = tb.deck(p, pdk.lib_line(p["corner"]))
+            decks[skey] = tb.deck(p, pdk.lib_line(p["corner"]), pdk)
         deck = decks[skey]
         point_cmds, needs_reset = tb.point_commands(p)
         # alterparam edits the deck (applied by reset); alter edits devices (lost on reset)

@@ -48,6 +48,9 @@ class Testbench(ABC):
     keep: ClassVar[tuple[str, ...] | None] = None
     #: extra ``.options`` for the deck.
     options: ClassVar[str] = "klu"
+    #: resolve the library's device subcircuits into plain elements and model cards before
+    #: ngspice sees the deck (:mod:`.resolve`; corners without mismatch only)
+    resolve_devices: ClassVar[bool] = False
 
     @abstractmethod
     def body(self, s: Mapping[str, Any]) -> str:
@@ -110,13 +113,20 @@ class Testbench(ABC):
         self.check(p)
         return p
 
-    def deck(self, p: Mapping[str, Any], lib_line: str) -> str:
-        """Full netlist for the session that simulates point `p`."""
+    def deck(self, p: Mapping[str, Any], lib_line: str, pdk: Any = None) -> str:
+        """Full netlist for the session that simulates point `p` (`pdk`: the models, needed to
+        resolve devices when ``resolve_devices`` is set)."""
         s = {k: p[k] for k in self.structural}
         body = self.body(s)
         for k in self.params:
             if not re.search(rf"^\s*\.param\b.*\b{re.escape(k)}\s*=", body, re.MULTILINE | re.IGNORECASE):
                 raise ParameterError(f"testbench {self.name!r}: body declares no `.param {k}=...`")
+        if self.resolve_devices and not is_mismatch_corner(p["corner"]):
+            if pdk is None:
+                raise ParameterError(f"testbench {self.name!r} resolves devices: deck() needs the pdk")
+            from .resolve import resolve_deck_body
+
+            body = resolve_deck_body(body, lib_line, pdk.lib, pdk.sha256)
         return (
             f"* aimc_circuits testbench {self.name} {_fmt_struct(s)}\n"
             f"{lib_line}\n{body.strip()}\n.options {self.options}\n.end\n"

@@ -60,6 +60,7 @@ class ColumnTestbench(Testbench):
     rows: int = 8
     tstep: float = 50e-12  #: transient step (s), also the maximum internal step
     options: str = "klu reltol=1e-5"  #: .options; default reltol 1e-3 leaves ~5 mV charge error on the floating column
+    resolve_devices: bool = False  #: the library's devices as plain elements and cards (7 x faster at 32 rows)
     name = "cell_column"
     structural = {}
     params = {}
@@ -191,6 +192,7 @@ class GateEnergyTestbench(Testbench):
     """
 
     design: CellDesign = CellDesign()
+    resolve_devices: bool = False  #: the library's devices as plain elements and cards (spice.resolve)
     name = "cell_gate_energy"
     params = {}
     keep = None

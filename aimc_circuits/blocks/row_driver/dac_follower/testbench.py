@@ -78,6 +78,7 @@ class RowTransferTestbench(Testbench):
     Measures ``v_row`` and ``v_dac`` (V, per code) and ``i_vdd`` (A, supply current per code)."""
 
     design: RowDriverDesign = field(default_factory=RowDriverDesign)
+    resolve_devices: bool = False  #: the library's devices as plain elements and cards (spice.resolve)
     name = "row_driver_transfer"
     params = {}
     keep = ("r0", "xdrv.a", "vdd#branch")
@@ -108,6 +109,7 @@ class RowSettleTestbench(Testbench):
     """
 
     design: RowDriverDesign = field(default_factory=RowDriverDesign)
+    resolve_devices: bool = False  #: the library's devices as plain elements and cards (spice.resolve)
     n_cols: int = 256
     tstep: float = 20e-12
     options: str = "klu reltol=1e-4"
@@ -176,6 +178,7 @@ class RowNoiseTestbench(Testbench):
     from 1 kHz to 100 GHz: measures ``v_noise`` (V rms, integrated) at a fixed ``code``."""
 
     design: RowDriverDesign = field(default_factory=RowDriverDesign)
+    resolve_devices: bool = False  #: the library's devices as plain elements and cards (spice.resolve)
     n_cols: int = 256
     load_code: int = 8
     code: int = 128

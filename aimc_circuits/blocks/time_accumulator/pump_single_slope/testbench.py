@@ -97,6 +97,7 @@ class _Channels(Testbench):
     """Shared point handling: ``n_ch`` channels, each a (v, vref) pair of levels (V)."""
 
     design: TADesign = field(default_factory=TADesign)
+    resolve_devices: bool = False  #: the library's devices as plain elements and cards (spice.resolve)
     n_ch: int = 16
     tstep: float = 10e-12
     levels = ("v", "vref")
@@ -220,6 +221,7 @@ class ComparatorNoiseTestbench(Testbench):
     comparator's bandwidth; above it the input-referred density is not meaningful)."""
 
     design: TADesign = field(default_factory=TADesign)
+    resolve_devices: bool = False  #: the library's devices as plain elements and cards (spice.resolve)
     v_cm: float = 1.3
     name = "ta_cmp_noise"
     params = {}
