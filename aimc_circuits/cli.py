@@ -223,12 +223,14 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--progress", action="store_true", help="print sweep progress")
     d.set_defaults(func=_cmd_demo)
     args = ap.parse_args(argv)
-    warnings.showwarning = _show_warning
+    shown, warnings.showwarning = warnings.showwarning, _show_warning
     try:
         return args.func(args)
     except AimcError as exc:
         print(f"aimc: error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        warnings.showwarning = shown
 
 
 if __name__ == "__main__":
