@@ -13,7 +13,7 @@ from aimc_circuits import Macro, MacroConfig, Nonidealities
 from aimc_circuits.cli import main
 from aimc_circuits.errors import AimcError, ParameterError
 from aimc_circuits.macro.fold import reference_word
-from aimc_circuits.blocks.cell.mom_bottom_plate.model import CellChip
+from aimc_circuits.validate.stages import Stages
 from aimc_circuits.constants import K_BOLTZMANN
 
 QUIET = replace(Nonidealities(), row_noise=False, ktc_noise=False, vtc_noise=False, tdc_noise=False,
@@ -60,26 +60,8 @@ def test_physical_chain_with_everything_off_reproduces_x_at_w():
 def direct_codes(m: Macro, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Continuous TDC code from RowDriverModel -> CellModel -> TimeAccumulatorModel, column by
     column (no folding, no approximations of the fast path), same chip, noise off."""
-    c = m.config
-    R, J, S, Rs, G = c.n_inputs, c.n_outputs, c.n_sub, c.rows_per_subarray, c.groups
     xi, wo = m.check_inputs(x, w)
-    rm, cm, ta = m.row, m.cell, m.ta
-    lv = rm.levels(xi, m.chip.row)
-    lv_prev = np.vstack([rm.levels(np.zeros((1, R), int), m.chip.row), lv[:-1]])
-    w_all = np.concatenate([wo, np.full((R, 1), 136)], axis=1)
-    codes = (w_all[..., None] >> (4 * np.arange(G))) & 15
-    caps = 2.0 ** np.arange(4) * (1 + m.chip.cell.cap_err)
-    c_sel = (((codes[..., None] >> np.arange(4)) & 1) * caps).sum((1, 2, 3)) * cm.cu
-    c_tot, r_line = rm.line_params(J, c_sel)
-    xpos = np.append(np.linspace(0, 1, J), 0.0)  # reference column at the driver
-    V = np.empty((len(xi), J + 1, S, G))
-    for j in range(J + 1):
-        vs = rm.sampled_levels(lv, lv_prev, c_tot[None, :], r_line, xpos[j])
-        for s in range(S):
-            sl = slice(s * Rs, (s + 1) * Rs)
-            V[:, j, s, :] = cm.column_voltages(vs[:, sl], w_all[sl, j:j + 1],
-                                               chip=CellChip(cap_err=m.chip.cell.cap_err[sl, j:j + 1]))[:, 0, :]
-    return ta.convert(V[:, :J], V[:, J:J + 1], chip=m.chip.ta)["t_stop"] / ta.design.t_lsb
+    return Stages(m).all(xi, wo)["t_stop"] / m.ta.design.t_lsb
 
 
 @pytest.mark.parametrize("n_in,rows,raw_tol,trim_tol", [(1024, 128, 1.0, 1.0), (512, 64, 0.3, 0.2), (256, 32, 0.3, 0.2)])

@@ -341,6 +341,12 @@ class Macro:
         f, ro = self.fold(wo)
         return self._run(xi, f, ro, rng, codes=False)[0]
 
+    def continuous_code(self, x: Any, w: Any) -> np.ndarray:
+        """The TDC's continuous stop time in counter periods (stop time / t_lsb), (B, n_outputs),
+        before the counter and the readout; noise off. (What ``aimc validate`` compares with SPICE.)"""
+        xi, wo = self.check_inputs(x, w)
+        return self._continuous_code(xi, self.fold(wo)[0])
+
     def exact_product(self, xi: np.ndarray, w_ob: np.ndarray) -> np.ndarray:
         """x @ w exactly (float64), from float32 matmuls over blocks of rows short enough that
         every partial sum is an integer below 2^24 (exact in float32): 514 rows for 8b x 8b."""

@@ -245,9 +245,9 @@ class TimeAccumulatorModel(BlockModel):
     def _levels(self, name: str, a: Any) -> np.ndarray:
         d = self.design
         arr = np.asarray(a, dtype=float)
-        if arr.ndim < 2 or arr.shape[-2:] != (d.n_sub, d.groups):
-            raise ParameterError(f"{name} must have trailing axes (n_sub, groups) = ({d.n_sub}, {d.groups}); "
-                                 f"got shape {arr.shape}")
+        if arr.ndim < 2 or arr.shape[-1] != d.groups:
+            raise ParameterError(f"{name} must have trailing axes (sub-arrays, groups) with groups = {d.groups} "
+                                 f"(characterized with {d.n_sub} sub-arrays); got shape {arr.shape}")
         if not np.all(np.isfinite(arr)):
             raise ParameterError(f"{name} contains NaN or inf; allowed: levels in [0, {d.vdd}] V")
         if arr.size and (arr.min() < 0 or arr.max() > d.vdd):
@@ -268,7 +268,9 @@ class TimeAccumulatorModel(BlockModel):
             if v.ndim < 3 or v.shape[-3] != chip.offset_v.shape[0]:
                 raise ParameterError(f"v has shape {v.shape}: its column axis (third from last) must match the "
                                      f"chip's {chip.offset_v.shape[0]} columns")
-            v = v + chip.offset_v
+            if v.shape[-2] > chip.offset_v.shape[-2]:
+                raise ParameterError(f"v has {v.shape[-2]} sub-arrays; the chip has {chip.offset_v.shape[-2]}")
+            v = v + chip.offset_v[..., :v.shape[-2], :]
         if rng is not None:
             v = v + self.sigma_vtc_v * rng.standard_normal(np.broadcast_shapes(v.shape, vref.shape))
         const, lin, near0, x = vtc_terms(self.p_vtc, v, vref, self.group, d.vdd)
@@ -306,7 +308,7 @@ class TimeAccumulatorModel(BlockModel):
         'v_acc', 't_stop', 'code', 'saturated' (code at full scale or V_acc at/above vhi)}."""
         q = self.charges(v, vref, chip, rng)
         q_sum = q.sum(axis=(-2, -1))
-        v_cross = np.asarray(v, dtype=float) + (chip.offset_v if chip is not None else 0.0)  # comparator offsets move the crossing
+        v_cross = np.asarray(v, dtype=float) + (chip.offset_v[..., :np.shape(v)[-2], :] if chip is not None else 0.0)  # comparator offsets move the crossing
         v_acc = self.accumulate(q_sum, order_charge(q, v_cross, vref, self.group, self.p_acc["dw"]),
                                 np.broadcast_to(vref, q.shape).mean(axis=(-2, -1)))
         t = self.stop_time(v_acc, chip, rng)

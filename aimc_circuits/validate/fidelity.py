@@ -1,0 +1,246 @@
+"""``aimc validate``: SPICE of a slice of the macro against the behavioral macro, vector by vector.
+
+Both sides see the same slice (:class:`.slice_deck.SliceTestbench` built from the calibrations'
+designs; :class:`aimc_circuits.Macro` of the same geometry), the same held-out random vectors
+and weights (drawn from ``seed``, never part of any fit), the nominal chip (tt: no mismatch),
+noise off in both, column trim off. Reported (time in % of the TDC full scale 2^bits t_lsb):
+
+* **fidelity**: the evaluator's continuous TDC stop time against SPICE's (RMS, max), and the
+  output codes (LSB);
+* **per stage**, each block model fed SPICE's values of its inputs: the row levels (mV), the
+  group column voltages (mV; the cell model fed SPICE's row levels), the time accumulator (the
+  TA model fed SPICE's column voltages), and the same as a telescoping split of the stop-time
+  error (evaluator folding + row + cell + time accumulator = total, exactly);
+* what SPICE shows the models do not see: the VTC comparators' kick on the floating column
+  lines between the ramp start and the TDC start (mV);
+* the raw circuit error: SPICE's (and the model's) code against the ideal x @ w through the
+  macro's readout (design trim), % of full scale;
+* energy per VMM, SPICE (ideal supplies' charge over each block's window) vs the model;
+* the evaluator's speed-up over SPICE per VMM.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import replace
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..macro.config import MacroConfig
+from ..macro.trim import analog_target
+from ..registry import REFERENCE
+from ..spice.sweep import run_sweep
+from .slice_deck import SliceTestbench
+from .stages import Stages
+
+__all__ = ["validate", "validation_macro", "summary_lines", "VALIDATE_SEED"]
+
+VALIDATE_SEED = 2718  #: default seed of the held-out vectors and weights
+
+_CORNERS = ("tt",)
+
+
+def validation_config(config: MacroConfig) -> MacroConfig:
+    """The configuration both sides run: every static effect on, noise, mismatch, quantization
+    and clipping off (SPICE's continuous stop time is compared), column trim off."""
+    ni = replace(config.nonidealities, row_noise=False, ktc_noise=False, vtc_noise=False, tdc_noise=False,
+                 row_mismatch=False, cell_mismatch=False, ta_mismatch=False, quantization=False, clipping=False)
+    return config.replace(nonidealities=ni, column_trim="none")
+
+
+def validation_macro(config: MacroConfig) -> Any:
+    from ..macro.evaluator import Macro
+
+    for family, name in REFERENCE.items():
+        if getattr(config, f"{family}_variant") != name:
+            raise ParameterError(f"{family}_variant={getattr(config, f'{family}_variant')!r}: the slice deck is "
+                                 f"assembled from the reference variants' netlists only ({family}/{name})")
+    return Macro.from_config(validation_config(config))
+
+
+def in_range_weights(m: Any, seed: int, margin: float = 0.05, selection: int = 32) -> np.ndarray:
+    """(n_inputs, n_outputs) random weights whose columns keep the evaluator's stop time inside
+    margin .. 1 - margin of the TDC range for a *selection* batch of random inputs (its own stream,
+    not the held-out vectors): the TDC range is a circuit constant, and a slice of fewer rows per
+    sub-array swings further (at 16 rows about half of the random columns clip on some input)."""
+    c = m.config
+    half, top = 2 ** (c.weight_bits - 1), 2**c.output_bits
+    rng = np.random.default_rng([seed, 0])
+    xs = rng.integers(0, 2**c.input_bits, (selection, c.n_inputs))
+    kept: list[np.ndarray] = []
+    probe = type(m)(c.replace(n_outputs=64), m.cell, m.row, m.ta, chip_seed=None, _derived=True)  # 64 candidates a pass
+    for _ in range(64):
+        cand = rng.integers(-half, half, (c.n_inputs, 64))
+        t = probe.continuous_code(xs, cand)
+        ok = ((t > margin * top) & (t < (1 - margin) * top)).all(0)
+        kept += [cand[:, j] for j in np.nonzero(ok)[0]]
+        if len(kept) >= c.n_outputs:
+            return np.stack(kept[:c.n_outputs], axis=1)
+    raise ParameterError(f"no {c.n_outputs} random weight columns keep this slice's outputs inside the TDC range "
+                         f"(found {len(kept)} in 4096): the slice geometry puts the outputs out of range")
+
+
+def _rms(a: np.ndarray) -> float:
+    a = np.asarray(a, dtype=float)
+    return float(np.sqrt(np.mean(a**2))) if a.size else float("nan")
+
+
+def _stat(a: np.ndarray, scale: float = 1.0) -> dict[str, float]:
+    a = np.asarray(a, dtype=float) * scale
+    return {"rms": _rms(a), "max": float(np.max(np.abs(a))) if a.size else float("nan"),
+            "mean": float(np.mean(a)) if a.size else float("nan")}
+
+
+def validate(config: MacroConfig | None = None, *, vectors: int = 5, seed: int = VALIDATE_SEED, corner: str = "tt",
+             workers: int | None = None, progress: Callable[[str], None] | None = None,
+             tstep: float | None = None) -> dict[str, Any]:
+    """Run the slice of `config` (default: the reference macro) in SPICE and in the evaluator on
+    `vectors` held-out random vectors; the report described in the module docstring."""
+    config = config or MacroConfig()
+    if corner not in _CORNERS:
+        raise ParameterError(f"corner={corner!r}; allowed: {', '.join(_CORNERS)} (mismatch corners are not "
+                             f"validated yet: the model's draw is not written into the deck)")
+    if isinstance(vectors, bool) or not isinstance(vectors, int) or vectors < 1:
+        raise ParameterError(f"vectors={vectors!r} must be an integer >= 1")
+    say = progress or (lambda s: None)
+    m = validation_macro(config)
+    c = m.config
+    if c.n_sub != m.ta.design.n_sub:
+        warnings.warn(f"{c.n_sub} sub-arrays: the time-accumulator model was characterized with {m.ta.design.n_sub} "
+                      f"(its stage is extrapolated)", stacklevel=2)
+    w = in_range_weights(m, seed)
+    x = np.random.default_rng([seed, 1]).integers(0, 2**c.input_bits, (vectors, c.n_inputs))
+    xi, w_ob = m.check_inputs(x, w)
+    kw = {} if tstep is None else {"tstep": tstep}
+    tb = SliceTestbench(cell=m.cell.design, row=m.row.design, ta=m.ta.design, n_sub=c.n_sub,
+                        rows=c.rows_per_subarray, cols=c.n_outputs, weights=w_ob, **kw)
+    say(f"slice: {c.n_sub} sub-arrays x {c.rows_per_subarray} rows, {c.n_outputs} data columns + the reference "
+        f"column, {vectors} vectors (seed {seed}), corner {corner}")
+    t0 = time.perf_counter()
+    res = run_sweep(tb, points=[{"x": xi[b], "corner": corner} for b in range(vectors)], workers=workers,
+                    progress=progress is not None)
+    spice_wall = time.perf_counter() - t0
+    failed = [r for r in res.records if not r.ok]
+    if failed:
+        raise ParameterError(f"{len(failed)} of {vectors} slice simulations failed: {failed[0].error}")
+    sp = {k: np.stack([r.measures[k] for r in res.records]) for k in res.records[0].measures}
+    spice_s = float(sum(r.elapsed_s for r in res.records))
+
+    stg = Stages(m)
+    t_lsb = m.ta.design.t_lsb
+    fs_t = 2**c.output_bits * t_lsb
+    # the evaluator (folded fast path) and the block models composed directly
+    t_fast = m.continuous_code(xi, w) * t_lsb
+    model = stg.all(xi, w_ob)
+    # each stage fed SPICE's inputs
+    v_col_from_spice_rows = stg.column_voltages(sp["v_row"], w_ob)
+    from_rows = stg.accumulator(v_col_from_spice_rows)
+    from_cols = stg.accumulator(sp["v_col"])
+    t_from_spice_rows, t_from_spice_cols = from_rows["t_stop"], from_cols["t_stop"]
+    t_sp = sp["t_stop"]
+    # the accumulator voltage at TDC start, in % of the TDC's input range (the swing below vhi that
+    # the full-scale stop time covers, to first order): defined whether or not the TDC clips
+    vfs = fs_t / m.ta.p_tdc["t1"]
+    pv = 100.0 / vfs
+
+    def dv(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+        return _stat(a - b, pv)
+    inside = np.isfinite(t_sp) & (t_sp > 0) & (t_sp < fs_t) & (t_fast > 0) & (t_fast < fs_t)
+    pct = 100.0 / fs_t
+
+    def d(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+        return _stat((a - b)[inside], pct)
+
+    # the raw circuit error: codes against the ideal product through the readout (design trim)
+    alpha, beta = m._design_trim()
+    f = m.fold(w_ob)[0]
+    ideal_code = (analog_target(c, xi, w_ob, f.ped) - beta) / alpha
+    codes_sp = np.minimum(np.floor(np.where(np.isfinite(t_sp), t_sp, fs_t) / t_lsb), 2**c.output_bits - 1)
+    codes_fast = np.clip(np.floor(t_fast / t_lsb), 0, 2**c.output_bits - 1)
+    # energy per VMM by block
+    e_model = m.energy(xi, w_ob)
+    e_sp = {"row_drivers": float(sp["e_row"].mean()),
+            "cells": float((sp["e_reset"] + sp["e_logic"] + sp["e_cell_well"]).mean()),
+            "time_accumulators": float(sp["e_ta"].mean())}
+    e_sp["total"] = sum(e_sp.values())
+    # the evaluator's time per VMM on the same vectors (best of a few repeats)
+    reps = max(1, int(2000 // max(vectors, 1)))
+    xr = np.repeat(xi, reps, axis=0)
+    m.vmm(xr[:16], w)
+    best = min(_timed(lambda: m.vmm(xr, w)) for _ in range(3)) / len(xr)
+
+    report = {
+        "config": {"n_inputs": c.n_inputs, "rows_per_subarray": c.rows_per_subarray, "n_sub": c.n_sub,
+                   "n_outputs": c.n_outputs, "vectors": vectors, "seed": seed, "corner": corner},
+        "full_scale_s": fs_t,
+        "inside": int(inside.sum()), "outputs": int(inside.size),
+        "fidelity_pct_fs": d(t_fast, t_sp),
+        "codes_lsb": _stat((codes_fast - codes_sp)[inside]),
+        "tdc_input_range_v": vfs,
+        "fidelity_vacc_pct": dv(model["v_acc"], sp["v_acc"]),
+        "attribution_vacc_pct": {
+            "row_driver": dv(model["v_acc"], from_rows["v_acc"]),
+            "cell": dv(from_rows["v_acc"], from_cols["v_acc"]),
+            "time_accumulator": dv(from_cols["v_acc"], sp["v_acc"]),
+        },
+        "attribution_pct_fs": {
+            "evaluator_folding": d(t_fast, model["t_stop"]),
+            "row_driver": d(model["t_stop"], t_from_spice_rows),
+            "cell": d(t_from_spice_rows, t_from_spice_cols),
+            "time_accumulator": d(t_from_spice_cols, t_sp),
+        },
+        "stage_mv": {
+            "row_levels": _stat(model["v_row"] - sp["v_row"], 1e3),
+            "column_voltages": _stat(v_col_from_spice_rows - sp["v_col"], 1e3),
+            "column_voltages_reference": _stat((v_col_from_spice_rows - sp["v_col"])[:, :1], 1e3),
+            "column_voltages_data": _stat((v_col_from_spice_rows - sp["v_col"])[:, 1:], 1e3),
+            "column_voltages_end_to_end": _stat(model["v_col"] - sp["v_col"], 1e3),
+            "vtc_kick_on_data_columns": _stat(sp["v_col_end"][:, 1:] - sp["v_col"][:, 1:], 1e3),
+        },
+        "circuit_error_pct_fs": {"spice": _stat((t_sp / t_lsb - ideal_code)[inside], 100.0 / 2**c.output_bits),
+                                 "model": _stat((t_fast / t_lsb - ideal_code)[inside], 100.0 / 2**c.output_bits)},
+        "energy_per_vmm_j": {"spice": e_sp, "model": e_model.as_dict()},
+        "speed": {"spice_s_per_vmm": spice_s / vectors, "spice_wall_s": spice_wall,
+                  "evaluator_s_per_vmm": best, "speedup": (spice_s / vectors) / best if best > 0 else float("inf"),
+                  "simulated": res.n_simulated, "cached": res.n_cached},
+        "per_vector": {"t_stop_spice_s": t_sp.tolist(), "t_stop_model_s": t_fast.tolist(),
+                       "v_acc_spice_v": sp["v_acc"].tolist(), "v_acc_model_v": model["v_acc"].tolist(),
+                       "x": xi.tolist()},
+    }
+    say(" | ".join(summary_lines(report)[:2]))
+    return report
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def summary_lines(r: dict[str, Any]) -> list[str]:
+    """The report as short lines of text."""
+    f, a, s, e = r["fidelity_pct_fs"], r["attribution_pct_fs"], r["stage_mv"], r["energy_per_vmm_j"]
+    c = r["config"]
+    lines = [f"slice {c['n_sub']} x {c['rows_per_subarray']} rows, {c['n_outputs']} columns, {c['vectors']} vectors "
+             f"({r['inside']} of {r['outputs']} outputs inside the range in both)",
+             f"fidelity (model - SPICE stop time): {f['rms']:.3f} % FS RMS, {f['max']:.3f} % max, mean {f['mean']:+.3f} %; "
+             f"codes {r['codes_lsb']['rms']:.2f} LSB RMS, {r['codes_lsb']['max']:.0f} max",
+             f"accumulator voltage at TDC start (model - SPICE): {r['fidelity_vacc_pct']['rms']:.3f} % of the TDC input "
+             f"range ({r['tdc_input_range_v'] * 1e3:.0f} mV) RMS, mean {r['fidelity_vacc_pct']['mean']:+.3f} %; per stage "
+             + ", ".join(f"{k} {v['rms']:.3f} / {v['mean']:+.3f}" for k, v in r["attribution_vacc_pct"].items()),
+             "stop time per stage (% FS RMS / mean): " + ", ".join(f"{k} {v['rms']:.3f} / {v['mean']:+.3f}" for k, v in a.items()),
+             f"row levels {s['row_levels']['rms']:.2f} mV RMS; column voltages (cell model on SPICE rows) "
+             f"{s['column_voltages']['rms']:.2f} mV RMS (reference column mean {s['column_voltages_reference']['mean']:+.2f}, "
+             f"data {s['column_voltages_data']['mean']:+.2f}); VTC kick on the "
+             f"data columns by TDC start {s['vtc_kick_on_data_columns']['mean']:+.1f} mV mean",
+             f"circuit error vs ideal: SPICE {r['circuit_error_pct_fs']['spice']['rms']:.2f} % FS RMS, model "
+             f"{r['circuit_error_pct_fs']['model']['rms']:.2f} %",
+             f"energy per VMM: SPICE {e['spice']['total'] * 1e12:.2f} pJ, model {e['model']['total'] * 1e12:.2f} pJ "
+             f"(row {e['spice']['row_drivers'] * 1e12:.2f} / {e['model']['row_drivers'] * 1e12:.2f}, cells "
+             f"{e['spice']['cells'] * 1e12:.2f} / {e['model']['cells'] * 1e12:.2f}, TA "
+             f"{e['spice']['time_accumulators'] * 1e12:.2f} / {e['model']['time_accumulators'] * 1e12:.2f})",
+             f"speed: SPICE {r['speed']['spice_s_per_vmm']:.1f} s per VMM, evaluator "
+             f"{r['speed']['evaluator_s_per_vmm'] * 1e6:.1f} us: {r['speed']['speedup']:.3g} x"]
+    return lines

@@ -1,0 +1,73 @@
+"""Run `aimc validate` on the slices documented in docs/fidelity.md and write their reports
+(docs/validation/<name>.json) and figures (docs/img/fidelity_<name>.png: model vs SPICE stop time,
+and the error histogram).
+
+    python scripts/run_validation.py small        # 8 sub-arrays x 16 rows, 1 column
+    python scripts/run_validation.py small --vectors 20
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from aimc_circuits.macro.config import MacroConfig  # noqa: E402
+from aimc_circuits.validate.fidelity import summary_lines, validate  # noqa: E402
+
+#: name -> (rows per sub-array, columns); every slice keeps the reference macro's 8 sub-arrays
+SLICES = {"small": (16, 1), "column": (128, 1)}
+
+
+def figure(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fs = report["full_scale_s"]
+    ts = np.asarray(report["per_vector"]["t_stop_spice_s"]).ravel() / fs * 100
+    tm = np.asarray(report["per_vector"]["t_stop_model_s"]).ravel() / fs * 100
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
+    a.plot(ts, tm, "o", ms=4)
+    lo, hi = min(ts.min(), tm.min()), max(ts.max(), tm.max())
+    a.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+    a.set_xlabel("SPICE stop time (% of TDC full scale)")
+    a.set_ylabel("evaluator stop time (% FS)")
+    a.set_title("model vs SPICE")
+    b.hist(tm - ts, bins=min(20, max(5, ts.size // 2)))
+    b.set_xlabel("evaluator - SPICE (% FS)")
+    b.set_ylabel("outputs")
+    b.set_title(f"fidelity {report['fidelity_pct_fs']['rms']:.2f} % FS RMS")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("slice", choices=sorted(SLICES))
+    ap.add_argument("--vectors", type=int, default=20)
+    ap.add_argument("--workers", type=int)
+    args = ap.parse_args()
+    rows, cols = SLICES[args.slice]
+    cfg = MacroConfig().replace(rows_per_subarray=rows, n_inputs=8 * rows, n_outputs=cols)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the extrapolation warnings are part of the report's context
+        r = validate(cfg, vectors=args.vectors, workers=args.workers, progress=lambda s: print(s, flush=True))
+    out = ROOT / "docs" / "validation"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{args.slice}.json").write_text(json.dumps(r, indent=1) + "\n")
+    figure(r, ROOT / "docs" / "img" / f"fidelity_{args.slice}.png")
+    print("\n".join(summary_lines(r)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
