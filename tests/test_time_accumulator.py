@@ -213,3 +213,35 @@ def test_model_rejects_bad_chip_use(model):
     chip = model.draw_chip(np.random.default_rng(0), 3)
     with pytest.raises(ParameterError, match="3 columns"):
         model.convert(np.full((2, 4, 8, 2), 1.4), np.full((2, 1, 8, 2), 1.4), chip)
+
+
+# -- the VTC input as a load of its floating column line ---------------------------------------
+def test_vtc_input_kick_and_capacitance_against_fresh_spice(model):
+    """Levels between the characterized ones (1.25, 1.55 V), resolved devices: the charge the input
+    takes from its line before its comparator decides is positive (the input pair's tail follows the
+    falling ramp and pulls the line down through C_gs), within 0.1 fC of the calibration's linear fit;
+    the input capacitance while the ramp waits at vdd is a few fF, rising as V nears the ramp's
+    vdd (the input device turns on), within 10 % of the calibration at V_C0."""
+    from aimc_circuits.blocks.time_accumulator.pump_single_slope.model import V_C0
+    from aimc_circuits.blocks.time_accumulator.pump_single_slope.testbench import VtcInputTestbench
+
+    d = model.design
+    res = run_sweep(VtcInputTestbench(design=d, resolve_devices=True),
+                    points=[{"v": v, "vref": V_C0} for v in (1.25, 1.55, V_C0)])
+    assert all(r.ok for r in res.records)
+    q = np.array([r.measures["q_kick"] for r in res.records])
+    c = np.array([r.measures["c_in"] for r in res.records])
+    assert np.all(q > 0)
+    q_fit = model.kick_q0 + model.kick_q1 * (d.vdd - np.array([1.25, 1.55, V_C0]))
+    assert np.max(np.abs(q - q_fit)) < 0.1e-15
+    assert 1e-15 < c[0] < c[1] < 10e-15
+    assert c[2] == pytest.approx(model.c_in, rel=0.1)
+
+
+def test_kicked_levels_is_charge_over_the_line_capacitance(model):
+    d = model.design
+    v = np.array([1.2, 1.6])
+    out = model.kicked_levels(v, 2e-12)
+    assert np.allclose(v - out, (model.kick_q0 + model.kick_q1 * (d.vdd - v)) / 2e-12)
+    assert np.allclose(model.kicked_levels(v, np.array([1e-13, 1e-12])) - v,
+                       -(model.kick_q0 + model.kick_q1 * (d.vdd - v)) / np.array([1e-13, 1e-12]))

@@ -45,6 +45,7 @@ class Nonidealities:
     vtc_nonlinearity: bool = True  #: ramp curvature, near-zero extra gain, sign asymmetry, pulse-pair charge
     group_weight_error: bool = True  #: group-1 / group-0 pump ratio differs from 16
     ta_mismatch: bool = True  #: per-channel VTC offsets and gains, per-column TDC gain of one chip
+    vtc_input_load: bool = True  #: the VTC input on each data column line: its capacitance, and the charge it takes from the floating line before the ramp crosses it
     vtc_noise: bool = True  #: comparator noise of the VTCs (pulse-edge jitter)
     acc_tdc_nonlinearity: bool = True  #: accumulator (C_acc) and TDC ramp nonlinearity and offsets
     tdc_noise: bool = True  #: comparator noise of the TDC (stop-edge jitter)

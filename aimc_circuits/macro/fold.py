@@ -66,8 +66,12 @@ def fold(config: MacroConfig, row: Any, cell: Any, ta: Any, chip: Any, w_ob: np.
     c, ni = config, config.nonidealities
     R, J, G, S, Rs = c.n_inputs, c.n_outputs, c.groups, c.n_sub, c.rows_per_subarray
     words = np.concatenate([w_ob, np.full((R, 1), reference_word(c))], axis=1)  # (R, J+1)
+    tf = ta.fold(S, J, G, c.bits_per_group, chip.ta, nonlinearity=ni.vtc_nonlinearity,
+                 group_weight_error=ni.group_weight_error, acc_tdc_nonlinearity=ni.acc_tdc_nonlinearity,
+                 vtc_noise=ni.vtc_noise, tdc_noise=ni.tdc_noise, input_load=ni.vtc_input_load)
     cf = cell.fold(words, chip.cell, Rs, c.bits_per_group, G, parasitics=ni.cell_parasitics,
-                   injection=ni.cell_injection, temperature_c=c.temperature_c)
+                   injection=ni.cell_injection, temperature_c=c.temperature_c,
+                   data_load_f=tf.c_in if ni.vtc_input_load else None)
     eff, C = cf.eff, cf.C
     c_sel = eff.sum((1, 2)) * cell.cu  # selected cell capacitance on each row (F), reference column included
     rf = row.fold(c_sel, J, chip.row, inl=ni.row_inl, settling=ni.row_settling)
@@ -77,11 +81,12 @@ def fold(config: MacroConfig, row: Any, cell: Any, ta: Any, chip: Any, w_ob: np.
     const = ((A + (B + m) * alpha[:, None])[..., None] * eff).reshape(S, Rs, J + 1, G).sum(1)  # (S, J+1, G)
     Wt = (eff * (B * beta[:, None])[..., None]).reshape(S, Rs, J + 1, G) / C[:, None]
     mu = m / float(B.mean())
-    tf = ta.fold(S, J, G, c.bits_per_group, chip.ta, nonlinearity=ni.vtc_nonlinearity,
-                 group_weight_error=ni.group_weight_error, acc_tdc_nonlinearity=ni.acc_tdc_nonlinearity,
-                 vtc_noise=ni.vtc_noise, tdc_noise=ni.tdc_noise)
     # column: d = vdd - V = vdd - vr - off(n, C) + s/C + a2 (s/C)^2 / C
     delta = tf.vdd - cf.vr - cf.offset_v + const / C  # (S, J+1, G)
+    if tf.kick_q0 or tf.kick_q1:  # the data lines lose q0 + q1 d to their VTC input before the crossing:
+        k = C[:, :J] * cell.cu  # d -> d (1 + q1 / C) + q0 / C (F)
+        Wt[..., :J, :] *= (1.0 + tf.kick_q1 / k)[:, None]
+        delta[:, :J] = delta[:, :J] * (1.0 + tf.kick_q1 / k) + tf.kick_q0 / k
     if tf.offset_v is not None:  # VTC input offsets act on V (the reference comparator has none)
         delta[:, :J, :] -= tf.offset_v
     # weights of each sub-array, (Rs, G (J+1)): column g (J+1) + j (j = J: reference column),

@@ -136,8 +136,8 @@ def validate(config: MacroConfig | None = None, *, vectors: int = 5, seed: int =
     model = stg.all(xi, w_ob)
     # each stage fed SPICE's inputs
     v_col_from_spice_rows = stg.column_voltages(sp["v_row"], w_ob)
-    from_rows = stg.accumulator(v_col_from_spice_rows)
-    from_cols = stg.accumulator(sp["v_col"])
+    from_rows = stg.accumulator(v_col_from_spice_rows, w_ob)
+    from_cols = stg.accumulator(sp["v_col"], w_ob)
     t_from_spice_rows, t_from_spice_cols = from_rows["t_stop"], from_cols["t_stop"]
     t_sp = sp["t_stop"]
     # the accumulator voltage at TDC start, in % of the TDC's input range (the swing below vhi that

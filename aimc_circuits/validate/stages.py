@@ -62,6 +62,13 @@ class Stages:
             return a
         return np.concatenate([a[:, -1:], a[:, :-1]], axis=1)
 
+    def _data_load(self) -> float | None:
+        """The data columns' end load (F): the VTC input (None: the cell design's own)."""
+        return float(self.m.ta.c_in) if self.m.ni.vtc_input_load else None
+
+    def _column_chip(self, cap_err: np.ndarray | None, sl: slice, j: int) -> CellChip | None:
+        return None if cap_err is None else CellChip(cap_err=cap_err[sl, j:j + 1])
+
     def column_voltages(self, v_row: np.ndarray, w_ob: np.ndarray) -> np.ndarray:
         """(B, J + 1, S, G) group column voltages from the sampled levels v_row (B, n_in, J + 1)."""
         m, cm = self.m, self.m.cell
@@ -71,17 +78,34 @@ class Stages:
         for j in range(self.J + 1):
             for s in range(self.S):
                 sl = slice(s * self.Rs, (s + 1) * self.Rs)
-                chip = None if cap_err is None else CellChip(cap_err=cap_err[sl, j:j + 1])
-                V[:, j, s, :] = cm.column_voltages(v_row[:, sl, j], words[sl, j:j + 1], chip=chip)[:, 0, :]
+                V[:, j, s, :] = cm.column_voltages(v_row[:, sl, j], words[sl, j:j + 1], chip=self._column_chip(
+                    cap_err, sl, j), load_f=None if j == 0 else self._data_load())[:, 0, :]
         return V
 
-    def accumulator(self, V: np.ndarray) -> dict[str, np.ndarray]:
+    def line_capacitance(self, w_ob: np.ndarray) -> np.ndarray:
+        """(J + 1, S, G) each group column line's capacitance (F), its end load included."""
+        m, cm = self.m, self.m.cell
+        words = self.words(w_ob)
+        cap_err = None if m.chip.cell is None else self._ref_first(m.chip.cell.cap_err)
+        out = np.empty((self.J + 1, self.S, self.G))
+        for j in range(self.J + 1):
+            for s in range(self.S):
+                sl = slice(s * self.Rs, (s + 1) * self.Rs)
+                out[j, s] = cm.column_capacitance_f(words[sl, j:j + 1], chip=self._column_chip(cap_err, sl, j),
+                                                    load_f=None if j == 0 else self._data_load())[0]
+        return out
+
+    def accumulator(self, V: np.ndarray, w_ob: np.ndarray) -> dict[str, np.ndarray]:
         """{'v_acc' (V at TDC start), 't_stop' (s)}, each (B, J), from the group column voltages
-        (B, J + 1, S, G), reference column first."""
-        out = self.m.ta.convert(V[:, 1:], V[:, :1], chip=self.m.chip.ta)
+        when the ramp starts (B, J + 1, S, G), reference column first. The data lines first lose
+        the charge their VTC input takes before the crossing (vtc_input_load)."""
+        v = V[:, 1:]
+        if self.m.ni.vtc_input_load:
+            v = self.m.ta.kicked_levels(v, self.line_capacitance(w_ob)[None, 1:])
+        out = self.m.ta.convert(v, V[:, :1], chip=self.m.chip.ta)
         return {"v_acc": out["v_acc"], "t_stop": out["t_stop"]}
 
     def all(self, xi: np.ndarray, w_ob: np.ndarray) -> dict[str, np.ndarray]:
         v_row = self.row_levels(xi, w_ob)
         V = self.column_voltages(v_row, w_ob)
-        return {"v_row": v_row, "v_col": V, **self.accumulator(V)}
+        return {"v_row": v_row, "v_col": V, **self.accumulator(V, w_ob)}

@@ -145,11 +145,13 @@ class CellModel(BlockModel):
     # -- the macro's folded form -------------------------------------------------------
     def fold(self, words: np.ndarray, chip: CellChip | None, rows_per_subarray: int, bits_per_group: int,
              groups: int, *,
-             parasitics: bool = True, injection: bool = True, temperature_c: float = 27.0) -> CellFold:
+             parasitics: bool = True, injection: bool = True, temperature_c: float = 27.0,
+             data_load_f: float | None = None) -> CellFold:
         """:class:`CellFold` of the stored words (R, J + 1) (unsigned, every group's code in
         `bits_per_group` bits, `groups` groups), the chip's capacitor mismatch (None: nominal), sub-arrays of
         `rows_per_subarray` rows. parasitics False: no column parasitic (attenuation,
-        nonlinearity); injection False: no reset offsets."""
+        nonlinearity); injection False: no reset offsets. data_load_f: the load (F) the data columns
+        (all but the last) end on instead of the design's ``c_load`` (None: ``c_load``)."""
         p = self.params
         R, J1 = words.shape
         Rs = rows_per_subarray
@@ -164,6 +166,8 @@ class CellModel(BlockModel):
         c_bits = caps.sum(-1).reshape(S, Rs, J1, G).sum(1)  # (S, J+1, G)
         n = codes.reshape(S, Rs, J1, G).sum(1).astype(float)
         C = c_bits + (Rs * p["p_row"] + p["p_fix"] if parasitics else 0.0)
+        if data_load_f is not None:
+            C[:, :-1] += self.extra_load_cu(data_load_f)
         off: np.ndarray | float = 0.0
         if injection:
             off = p["v_ft"] + p["q_inj"] / C + (p["q_2"] + p["q_c"] * n) / C**2
@@ -172,13 +176,31 @@ class CellModel(BlockModel):
         return CellFold(eff=eff, C=C, offset_v=off, a2c=a2c, ktc_var_v2=kt / (C * self.cu) * (1 + n / C),
                         vr=self.design.vr)
 
+    def extra_load_cu(self, load_f: float) -> float:
+        """A column-end load of `load_f` (F) in place of the design's ``c_load``, in Cu."""
+        if not np.isfinite(load_f) or load_f < 0:
+            raise ParameterError(f"load_f={load_f!r} must be a capacitance >= 0 F")
+        return (load_f - self.design.c_load) / self.cu
+
+    def column_capacitance_f(self, weights: Any, chip: CellChip | None = None,
+                             load_f: float | None = None) -> np.ndarray:
+        """Each group column's total capacitance (F), (n_out, groups): its bit capacitors, the fitted
+        parasitics, and the column-end load (`load_f`, F; None: the design's ``c_load``)."""
+        w = np.asarray(weights)
+        w2 = w[:, None] if w.ndim == 1 else w
+        _, c_bits = self.effective_codes(w2, chip)
+        c = c_bits + w2.shape[0] * self.params["p_row"] + self.params["p_fix"]
+        return (c + (0.0 if load_f is None else self.extra_load_cu(load_f))) * self.cu
+
     # -- the model ---------------------------------------------------------------------
     def column_voltages(self, v_in: Any, weights: Any, chip: CellChip | None = None,
-                        rng: np.random.Generator | None = None, temp_c: float = 27.0) -> np.ndarray:
+                        rng: np.random.Generator | None = None, temp_c: float = 27.0,
+                        load_f: float | None = None) -> np.ndarray:
         """Group column voltages (V), shape (B, n_out, groups) ((B, groups) for 1-D weights).
 
         v_in: (B, R) row levels in V (0..vdd). weights: (R,) or (R, n_out) codes 0..2^weight_bits-1.
-        chip: capacitor mismatch (None: nominal). rng: draws kT/C noise when given."""
+        chip: capacitor mismatch (None: nominal). rng: draws kT/C noise when given. load_f: the
+        column-end load (F) in place of the design's ``c_load`` (None: ``c_load``)."""
         d = self.design
         v = np.asarray(v_in, dtype=np.float64)
         if v.ndim != 2 or not np.all(np.isfinite(v)) or (v.size and (v.min() < 0 or v.max() > d.vdd)):
@@ -192,6 +214,8 @@ class CellModel(BlockModel):
         eff, c_bits = self.effective_codes(w2, chip)
         R = v.shape[1]
         c = c_bits + R * self.params["p_row"] + self.params["p_fix"]  # (n_out, groups), Cu
+        if load_f is not None:
+            c = c + self.extra_load_cu(load_f)
         s = np.einsum("br,rjg->bjg", v, eff, optimize=True)
         n = self.group_codes(w2).sum(0)  # (n_out, groups)
         out = column_voltage_c(s, n, c, d.vr, self.params)

@@ -24,7 +24,7 @@ class TACalibration(Calibration):
 
     family: ClassVar[str] = "time_accumulator"
     variant: ClassVar[str] = "pump_single_slope"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     design_class = TADesign
     fitted: ClassVar[dict[str, Fitted]] = {
         "k0p": _k("k0p", "group-0 pump charge per ramp volt, V below V_ref"),
@@ -47,6 +47,11 @@ class TACalibration(Calibration):
         "t0": Fitted(_T + "t0.value", "s", "TDC offset", -1e-8, 1e-8),
         "t1": Fitted(_T + "t1.value", "s/V", "TDC ramp: stop time per volt", 0.0, 1e-5, lo_open=True),
         "tdc_c2": Fitted(_T + "c2.value", "1/V", "TDC ramp nonlinearity", -10.0, 10.0),
+        "kick_q0": Fitted("vtc_input.fit.q0", "C", "charge a floating column line gives the VTC input before its "
+                          "crossing, at V = vdd", -1e-13, 1e-13),
+        "kick_q1": Fitted("vtc_input.fit.q1", "C/V", "its change per volt of ramp travel (vdd - V)", -1e-13, 1e-13),
+        "c_in": Fitted("vtc_input.fit.c_in_f", "F", "VTC input capacitance while the ramp waits at vdd, at V_C0",
+                       0.0, 1e-12),
         "sigma_offset": Fitted("mismatch.sigma_offset_v_by_group", "V", "VTC input offset sigma, by group", 0.0, 0.2,
                                shape=(-1,)),
         "sigma_gain": Fitted("mismatch.sigma_gain_rel_by_group", "", "VTC per-sign gain sigma, by group", 0.0, 0.5,
@@ -62,6 +67,9 @@ class TACalibration(Calibration):
         "t_conversion_s": Fitted("timing.t_conversion_s", "s", "one conversion", 0.0, 1e-5, lo_open=True),
     }
     c_acc: float
+    kick_q0: float
+    kick_q1: float
+    c_in: float
     dw: float
     t1: float
     sigma_offset: np.ndarray

@@ -22,7 +22,8 @@ from ....spice.sweep import SweepResult, combined_provenance, run_sweep
 from .design import TADesign
 from .fit import fit_accumulator_order, fit_tdc, fit_vtc, fit_vtc_quality
 from .model import acc_voltage, order_charge, tdc_time, vtc_charge
-from .testbench import AccumulatorTestbench, ComparatorNoiseTestbench, TdcTestbench, VtcTestbench
+from .model import V_C0
+from .testbench import AccumulatorTestbench, ComparatorNoiseTestbench, TdcTestbench, VtcInputTestbench, VtcTestbench
 
 __all__ = ["PROFILES", "characterize_time_accumulator", "V_COL_RANGE"]
 
@@ -251,8 +252,13 @@ def characterize_time_accumulator(design: TADesign | None = None, profile: str =
                       "vtc_jitter_s": float(np.sqrt(2) * vn / first["ramp_slope"]),
                       "tdc_jitter_s": float(vn_t / slope_tdc), "tdc_jitter_lsb": float(vn_t / slope_tdc / d.t_lsb)})
 
+    # the signal input seen from the floating column line that drives it in the macro
+    ires = sweep(VtcInputTestbench(design=d, resolve_devices=True),
+                 [{"v": float(v), "vref": V_C0} for v in (*VTC_INPUT_LEVELS, *VTC_INPUT_HELD_OUT)])
+    vtc_input = _vtc_input(ires, d)
+
     return {"profile": profile, "design": d.as_dict(),
-            "vtc": vtc, "corners": corners, "mismatch": mismatch, "accumulator": acc, "tdc": tdc,
+            "vtc": vtc, "vtc_input": vtc_input, "corners": corners, "mismatch": mismatch, "accumulator": acc, "tdc": tdc,
             "chain_held_out": chain, "energy": energy, "noise": noise,
             "timing": {"t_reset_s": d.t_reset, "t_ramp_s": d.t_ramp, "t_gap_s": d.t_gap, "t_tdc_s": d.t_tdc,
                        "t_conversion_s": d.t_total},
@@ -260,6 +266,46 @@ def characterize_time_accumulator(design: TADesign | None = None, profile: str =
             "provenance": {"netlist_sha256": hashlib.sha256(netlist_path("time_accumulator").read_bytes()).hexdigest(),
                            "random_seed": seed, **combined_provenance(sweeps), "corner": "tt",
                            "temperature_c": 27.0}}
+
+
+#: column-line levels (V) of the VTC input characterization: fitted, held out
+VTC_INPUT_LEVELS = np.round(np.arange(1.0, 1.751, 0.1), 3)
+VTC_INPUT_HELD_OUT = (1.05, 1.35, 1.65)
+
+
+def _vtc_input(res: SweepResult, d: TADesign) -> dict[str, Any]:
+    """The VTC signal input as a load of its column line: the charge it takes from a floating line
+    between the ramp start and its comparator's decision, q = q0 + q1 (vdd - V) (least squares on
+    the fitted levels, checked on the held-out ones, in % of q at V_C0), and its input capacitance
+    while the ramp waits at vdd: the mean over the fitted levels from V_C0 up (a line discharges
+    from vr towards the levels around V_C0 that the macro's columns sit at), its range recorded."""
+    ok = [r for r in res.records if r.ok]
+    held = [r for r in ok if r.point["v"] in VTC_INPUT_HELD_OUT]
+    fit = [r for r in ok if r.point["v"] not in VTC_INPUT_HELD_OUT]
+    if len(fit) < 3:
+        raise RuntimeError(f"VTC input characterization: only {len(fit)} fitted points converged")
+    v = np.array([r.point["v"] for r in fit])
+    q = np.array([r.measures["q_kick"] for r in fit])
+    c = np.array([r.measures["c_in"] for r in fit])
+    q1, q0 = np.polyfit(d.vdd - v, q, 1)
+
+    def err(recs):
+        vv = np.array([r.point["v"] for r in recs])
+        e = np.array([r.measures["q_kick"] for r in recs]) - (q0 + q1 * (d.vdd - vv))
+        return 100 * e / (q0 + q1 * (d.vdd - V_C0))
+
+    ef, eh = err(fit), err(held)
+    return {"levels_v": v.tolist(), "q_kick_c": q.tolist(), "q_kick_end_c": [r.measures["q_kick_end"] for r in fit],
+            "c_in_f": c.tolist(), "t_cross_s": [r.measures["t_cross"] for r in fit],
+            "held_out_levels_v": [r.point["v"] for r in held],
+            "fit": {"q0": float(q0), "q1": float(q1), "rms_pct_fs": float(np.sqrt(np.mean(ef**2))),
+                    "c_in_f": float(np.mean(c[v >= V_C0 - 1e-9])), "c_in_range_f": [float(c.min()), float(c.max())]},
+            "held_out": {"rms_pct_fs": float(np.sqrt(np.mean(eh**2))) if eh.size else None,
+                         "max_pct_fs": float(np.max(np.abs(eh))) if eh.size else None},
+            "quality_units": "% of the kick charge at V_C0",
+            "model": "a floating line at V when the ramp starts is at V - (q0 + q1 (vdd - V)) / C_line when the ramp "
+                     "crosses it; the data column lines end on c_in instead of the cell design's c_load",
+            "source": "ideal source on the VTC input; q: its charge from the ramp start to the comparator decision"}
 
 
 def _vtc_mismatch(recs, mc_levels, p_vtc, group, d: TADesign) -> dict[str, Any]:

@@ -149,6 +149,9 @@ class TAFold:
     vdd: float
     vhi: float
     t_lsb: float
+    c_in: float = 0.0  #: the VTC input's capacitance on a data column line during the cells' phase (F); 0: off
+    kick_q0: float = 0.0  #: charge the input takes from its floating line before the crossing (C) ...
+    kick_q1: float = 0.0  #: ... plus this per volt of ramp travel vdd - V (C/V)
 
 
 class TimeAccumulatorModel(BlockModel):
@@ -163,6 +166,7 @@ class TimeAccumulatorModel(BlockModel):
         self.sigma_offset, self.sigma_gain, self.sigma_tdc_gain = cal.sigma_offset, cal.sigma_gain, cal.sigma_tdc_gain
         self.sigma_vtc_v, self.sigma_tdc_s = cal.sigma_vtc_v, cal.sigma_tdc_s
         self.e_conversion = cal.e_conversion
+        self.kick_q0, self.kick_q1, self.c_in = cal.kick_q0, cal.kick_q1, cal.c_in
         self.group = np.arange(d.groups)  # channel (s, g) has group g: broadcasts over (..., n_sub, groups)
 
     @property
@@ -180,6 +184,13 @@ class TimeAccumulatorModel(BlockModel):
     def n_codes(self) -> int:
         return 2**self.design.output_bits
 
+    def kicked_levels(self, v: Any, c_line_f: Any) -> np.ndarray:
+        """The level a floating column line at `v` (V, its value when the ramp starts) has when the
+        ramp crosses it: lower by the charge the VTC input takes from it meanwhile over the line's
+        capacitance `c_line_f` (F; broadcasts), q = kick_q0 + kick_q1 (vdd - v)."""
+        v = np.asarray(v, dtype=float)
+        return v - (self.kick_q0 + self.kick_q1 * (self.design.vdd - v)) / np.asarray(c_line_f, dtype=float)
+
     # -- mismatch ----------------------------------------------------------------------
     def draw_chip(self, rng: np.random.Generator, n_out: int) -> TAChip:
         """Independent per-channel offsets and gains (sigma per group, from Monte Carlo) and a
@@ -196,7 +207,7 @@ class TimeAccumulatorModel(BlockModel):
     # -- the macro's folded form -------------------------------------------------------
     def fold(self, n_sub: int, n_cols: int, groups: int, bits_per_group: int, chip: TAChip | None, *,
              nonlinearity: bool = True, group_weight_error: bool = True, acc_tdc_nonlinearity: bool = True,
-             vtc_noise: bool = True, tdc_noise: bool = True) -> TAFold:
+             vtc_noise: bool = True, tdc_noise: bool = True, input_load: bool = True) -> TAFold:
         """:class:`TAFold` for `n_sub` sub-arrays x `groups` groups per column and `n_cols` columns.
         The fitted VTC model has the design's groups; another grouping is folded only linearly
         (every fitted VTC and accumulator term off: the channels' mean gain, weighted exactly)."""
@@ -239,7 +250,8 @@ class TimeAccumulatorModel(BlockModel):
             vtc_var_v2=self.sigma_vtc_v**2 if vtc_noise else 0.0, tdc_sigma_s=self.sigma_tdc_s if tdc_noise else 0.0,
             c_acc=pa["c_acc"], acc_a2=pa["a2"], v_acc0=d.vmid + pa["dv0"] - pa["gamma"] * V_C0, gamma=pa["gamma"],
             beta=pa["beta"], dw=pa["dw"], t0=pt["t0"], t1=pt["t1"], tdc_c2=pt["c2"], vdd=d.vdd, vhi=d.vhi,
-            t_lsb=d.t_lsb)
+            t_lsb=d.t_lsb, c_in=self.c_in if input_load else 0.0, kick_q0=self.kick_q0 if input_load else 0.0,
+            kick_q1=self.kick_q1 if input_load else 0.0)
 
     # -- the model ---------------------------------------------------------------------
     def _levels(self, name: str, a: Any) -> np.ndarray:

@@ -37,7 +37,7 @@ from ....spice.runner import SimResult
 from ....spice.testbench import Testbench
 from .design import TADesign
 
-__all__ = ["VtcTestbench", "AccumulatorTestbench", "TdcTestbench", "ComparatorNoiseTestbench"]
+__all__ = ["VtcTestbench", "AccumulatorTestbench", "TdcTestbench", "ComparatorNoiseTestbench", "VtcInputTestbench"]
 
 
 def _core(d: TADesign) -> list[str]:
@@ -239,3 +239,53 @@ class ComparatorNoiseTestbench(Testbench):
 
     def measure(self, sim: SimResult, p: Mapping[str, Any]) -> dict[str, Any]:
         return {"vn_in": float(np.asarray(sim["inoise_total"]).ravel()[0])}
+
+
+@dataclass(frozen=True)
+class VtcInputTestbench(Testbench):
+    """What a VTC's signal input does to the group column line that drives it. One channel, its
+    ``v`` input on an ideal source at the point's level ``v`` (V), its reference input at ``vref``:
+
+    * ``c_in`` (F): the input capacitance while the ramp is held at vdd (the cells' phase): the
+      charge the source delivers for a ``dv`` step at the start of the reset phase, / dv;
+    * ``q_kick`` (C): the charge the source delivers from the ramp start until the input's
+      comparator decides (its output crossing vdd/2): the charge a floating column line loses
+      before the crossing (it then sits lower by q_kick / C_column);
+    * ``q_kick_end`` (C): the same until the TDC start.
+    """
+
+    design: TADesign = field(default_factory=TADesign)
+    resolve_devices: bool = False  #: the library's devices as plain elements and cards (spice.resolve)
+    dv: float = 10e-3
+    tstep: float = 10e-12
+    name = "ta_vtc_input"
+    params = {"v": 1.5, "vref": 1.5}
+    keep = ("vv#branch", "xv.cc")
+
+    def body(self, s: Mapping[str, Any]) -> str:
+        d = self.design
+        e = 20e-12
+        return "\n".join(_core(d) + [
+            f".param v={self.params['v']} vref={self.params['vref']}",
+            f"vv vin 0 pwl(0 {{v-{self.dv}}} {e:.6g} {{v-{self.dv}}} {2 * e:.6g} {{v}})", "vvref vrefin 0 {vref}",
+            f"vacc acc 0 {d.vmid}",
+            f"xv vin vrefin ramp acc vdum vbn vbp vdd 0 aimc_ta_vtc mg=1"]) + "\n"
+
+    def check(self, p: Mapping[str, Any]) -> None:
+        for k in ("v", "vref"):
+            if not 0.0 <= p[k] <= self.design.vdd:
+                raise ParameterError(f"{k}={p[k]} V must be within 0..{self.design.vdd} V")
+
+    def analysis(self, p: Mapping[str, Any]) -> str:
+        return f"tran {self.tstep:.6g} {self.design.t_conv:.6g}"
+
+    def measure(self, sim: SimResult, p: Mapping[str, Any]) -> dict[str, Any]:
+        d, t = self.design, sim.scale
+        i_in = -sim["vv#branch"]  # into the VTC input
+        c_in = integrate(t, i_in, 0.0, d.t_run - d.t_edge) / self.dv
+        try:
+            t_x = crossing(t, sim["xv.cc"], d.vdd / 2, rising=False, after=d.t_run)
+        except ValueError:
+            t_x = d.t_conv
+        return {"c_in": c_in, "q_kick": integrate(t, i_in, d.t_run, t_x),
+                "q_kick_end": integrate(t, i_in, d.t_run, d.t_conv), "t_cross": t_x - d.t_run}
