@@ -1,6 +1,7 @@
 """Notebooks (fast profile) and README snippets run as tests."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -84,3 +85,19 @@ def test_readme_headline_numbers_are_the_measured_ones(reference_metrics):
 def test_docs_do_not_point_outside_the_repository():
     for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")), *NOTEBOOKS]:
         assert "../shared" not in path.read_text(), path
+
+
+def test_fidelity_doc_numbers_are_the_recorded_validation_runs():
+    """docs/fidelity.md quotes `aimc validate`'s summary of each recorded run (docs/validation/*.json,
+    written by scripts/run_validation.py) verbatim, and the README's fidelity row its RMS."""
+    from aimc_circuits.validate.fidelity import summary_lines
+
+    doc = (ROOT / "docs" / "fidelity.md").read_text()
+    runs = sorted((ROOT / "docs" / "validation").glob("*.json"))
+    assert runs
+    for path in runs:
+        for line in summary_lines(json.loads(path.read_text())):
+            assert line in doc, (path.name, line)
+    small = json.loads((ROOT / "docs" / "validation" / "small.json").read_text())
+    readme = (ROOT / "README.md").read_text()
+    assert f"{small['fidelity_pct_fs']['rms']:.2f} % FS RMS" in readme.split("## Where it stands")[1]

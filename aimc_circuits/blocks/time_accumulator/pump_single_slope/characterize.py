@@ -253,9 +253,11 @@ def characterize_time_accumulator(design: TADesign | None = None, profile: str =
                       "tdc_jitter_s": float(vn_t / slope_tdc), "tdc_jitter_lsb": float(vn_t / slope_tdc / d.t_lsb)})
 
     # the signal input seen from the floating column line that drives it in the macro
-    ires = sweep(VtcInputTestbench(design=d, resolve_devices=True),
-                 [{"v": float(v), "vref": V_C0} for v in (*VTC_INPUT_LEVELS, *VTC_INPUT_HELD_OUT)])
-    vtc_input = _vtc_input(ires, d)
+    itb = VtcInputTestbench(design=d, resolve_devices=True)
+    levels = [float(v) for v in (*VTC_INPUT_LEVELS, *VTC_INPUT_HELD_OUT)]
+    ipts = [{"v": v + dv, "vref": v + VTC_INPUT_DV} for v in levels for dv in (-VTC_INPUT_PROBE, 0.0, VTC_INPUT_PROBE)]
+    ipts += [{"v": v, "vref": v + VTC_INPUT_DV, "c_line": VTC_INPUT_C_LINE} for v in levels]
+    vtc_input = _vtc_input(sweep(itb, ipts), levels, d)
 
     return {"profile": profile, "design": d.as_dict(),
             "vtc": vtc, "vtc_input": vtc_input, "corners": corners, "mismatch": mismatch, "accumulator": acc, "tdc": tdc,
@@ -271,41 +273,54 @@ def characterize_time_accumulator(design: TADesign | None = None, profile: str =
 #: column-line levels (V) of the VTC input characterization: fitted, held out
 VTC_INPUT_LEVELS = np.round(np.arange(1.0, 1.751, 0.1), 3)
 VTC_INPUT_HELD_OUT = (1.05, 1.35, 1.65)
+VTC_INPUT_DV = 0.05  #: V_ref - V of those runs (V)
+VTC_INPUT_PROBE = 5e-3  #: level steps (V) of the ideal-source runs that give the local dq/dV
+VTC_INPUT_C_LINE = 2e-12  #: the floating line (F): about a 128-row group column line
 
 
-def _vtc_input(res: SweepResult, d: TADesign) -> dict[str, Any]:
-    """The VTC signal input as a load of its column line: the charge it takes from a floating line
-    between the ramp start and its comparator's decision, q = q0 + q1 (vdd - V) (least squares on
-    the fitted levels, checked on the held-out ones, in % of q at V_C0), and its input capacitance
-    while the ramp waits at vdd: the mean over the fitted levels from V_C0 up (a line discharges
-    from vr towards the levels around V_C0 that the macro's columns sit at), its range recorded."""
-    ok = [r for r in res.records if r.ok]
-    held = [r for r in ok if r.point["v"] in VTC_INPUT_HELD_OUT]
-    fit = [r for r in ok if r.point["v"] not in VTC_INPUT_HELD_OUT]
+def _vtc_input(res: SweepResult, levels: list[float], d: TADesign) -> dict[str, Any]:
+    """The VTC signal input as a load of its column line, from runs on an ideal source and on a
+    floating line of VTC_INPUT_C_LINE precharged to the same level: the pump charge differs by
+    dq/dV x dV (dq/dV from the ideal-source runs VTC_INPUT_PROBE apart), i.e. the floating line acts
+    as if it were lower by dV when the ramp crosses it: the charge its input takes from it before
+    the decision is q_eff = -dV C_line. Fitted q_eff = q0 + q1 (vdd - V) on the fitted levels,
+    checked on the held-out ones (in % of q_eff at V_C0). The input capacitance while the ramp waits
+    at vdd: the mean over the fitted levels from V_C0 up (a line discharges from vr towards the
+    levels around V_C0 that the macro's columns sit at), its range recorded."""
+    by = {(round(r.point["v"], 6), r.point["c_line"]): r for r in res.records}
+    rows = []
+    for v in levels:
+        recs = [by.get((round(v + dv, 6), 0.0)) for dv in (-VTC_INPUT_PROBE, 0.0, VTC_INPUT_PROBE)]
+        fl = by.get((round(v, 6), VTC_INPUT_C_LINE))
+        if fl is None or not fl.ok or any(r is None or not r.ok for r in recs):
+            continue
+        qm, q0_, qp = (r.measures["q"] for r in recs)
+        dv_eq = (fl.measures["q"] - q0_) / ((qp - qm) / (2 * VTC_INPUT_PROBE))
+        rows.append((v, -dv_eq * VTC_INPUT_C_LINE, recs[1].measures["c_in"], dv_eq))
+    fit = [r for r in rows if r[0] not in VTC_INPUT_HELD_OUT]
+    held = [r for r in rows if r[0] in VTC_INPUT_HELD_OUT]
     if len(fit) < 3:
-        raise RuntimeError(f"VTC input characterization: only {len(fit)} fitted points converged")
-    v = np.array([r.point["v"] for r in fit])
-    q = np.array([r.measures["q_kick"] for r in fit])
-    c = np.array([r.measures["c_in"] for r in fit])
+        raise RuntimeError(f"VTC input characterization: only {len(fit)} fitted levels converged")
+    v, q, c = (np.array([r[i] for r in fit]) for i in range(3))
     q1, q0 = np.polyfit(d.vdd - v, q, 1)
 
-    def err(recs):
-        vv = np.array([r.point["v"] for r in recs])
-        e = np.array([r.measures["q_kick"] for r in recs]) - (q0 + q1 * (d.vdd - vv))
-        return 100 * e / (q0 + q1 * (d.vdd - V_C0))
+    def err(rs):
+        vv, qq = np.array([r[0] for r in rs]), np.array([r[1] for r in rs])
+        return 100 * (qq - (q0 + q1 * (d.vdd - vv))) / (q0 + q1 * (d.vdd - V_C0))
 
     ef, eh = err(fit), err(held)
-    return {"levels_v": v.tolist(), "q_kick_c": q.tolist(), "q_kick_end_c": [r.measures["q_kick_end"] for r in fit],
-            "c_in_f": c.tolist(), "t_cross_s": [r.measures["t_cross"] for r in fit],
-            "held_out_levels_v": [r.point["v"] for r in held],
+    return {"levels_v": v.tolist(), "q_eff_c": q.tolist(), "dv_equiv_v": [r[3] for r in fit], "c_in_f": c.tolist(),
+            "held_out_levels_v": [r[0] for r in held], "held_out_q_eff_c": [r[1] for r in held],
+            "c_line_f": VTC_INPUT_C_LINE, "vref_minus_v": VTC_INPUT_DV,
             "fit": {"q0": float(q0), "q1": float(q1), "rms_pct_fs": float(np.sqrt(np.mean(ef**2))),
                     "c_in_f": float(np.mean(c[v >= V_C0 - 1e-9])), "c_in_range_f": [float(c.min()), float(c.max())]},
             "held_out": {"rms_pct_fs": float(np.sqrt(np.mean(eh**2))) if eh.size else None,
                          "max_pct_fs": float(np.max(np.abs(eh))) if eh.size else None},
-            "quality_units": "% of the kick charge at V_C0",
-            "model": "a floating line at V when the ramp starts is at V - (q0 + q1 (vdd - V)) / C_line when the ramp "
-                     "crosses it; the data column lines end on c_in instead of the cell design's c_load",
-            "source": "ideal source on the VTC input; q: its charge from the ramp start to the comparator decision"}
+            "quality_units": "% of the effective kick charge at V_C0",
+            "model": "a floating line at V when the ramp starts acts as V - (q0 + q1 (vdd - V)) / C_line at its VTC; "
+                     "the data column lines end on c_in instead of the cell design's c_load",
+            "source": "one VTC, its input on a floating line (ideal switch opened 0.1 ns before the ramp) vs on an "
+                      "ideal source; c_in from a 10 mV step of the ideal source with the ramp held at vdd"}
 
 
 def _vtc_mismatch(recs, mc_levels, p_vtc, group, d: TADesign) -> dict[str, Any]:

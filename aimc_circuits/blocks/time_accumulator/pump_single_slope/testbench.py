@@ -243,15 +243,19 @@ class ComparatorNoiseTestbench(Testbench):
 
 @dataclass(frozen=True)
 class VtcInputTestbench(Testbench):
-    """What a VTC's signal input does to the group column line that drives it. One channel, its
-    ``v`` input on an ideal source at the point's level ``v`` (V), its reference input at ``vref``:
+    """What a VTC's signal input does to the group column line that drives it. One channel pumping
+    into a node held at vmid; its reference input on an ideal source at ``vref``; its signal input
+    at the level ``v`` (V), on an ideal source (``c_line`` = 0) or on a floating line of
+    ``c_line`` (F) precharged to ``v`` through an ideal switch that opens 0.1 ns before the ramp
+    starts (the cells' column line in the macro). Measures:
 
-    * ``c_in`` (F): the input capacitance while the ramp is held at vdd (the cells' phase): the
-      charge the source delivers for a ``dv`` step at the start of the reset phase, / dv;
-    * ``q_kick`` (C): the charge the source delivers from the ramp start until the input's
-      comparator decides (its output crossing vdd/2): the charge a floating column line loses
-      before the crossing (it then sits lower by q_kick / C_column);
-    * ``q_kick_end`` (C): the same until the TDC start.
+    * ``q`` (C): the net charge the pumps remove from the accumulator node (as ``VtcTestbench``);
+      against the ideal-source runs at v +- a few mV it gives the level shift the floating line's
+      kick amounts to;
+    * ``c_in`` (F, ideal source only): the input capacitance while the ramp is held at vdd (the
+      cells' phase): the charge the source delivers for a ``dv`` step at the start of the reset
+      phase, / dv;
+    * ``v_run`` (V): the input at the ramp start.
     """
 
     design: TADesign = field(default_factory=TADesign)
@@ -260,32 +264,38 @@ class VtcInputTestbench(Testbench):
     tstep: float = 10e-12
     name = "ta_vtc_input"
     params = {"v": 1.5, "vref": 1.5}
-    keep = ("vv#branch", "xv.cc")
+    structural = {"c_line": 0.0}
+    keep = ("vv#branch", "vacc#branch", "vin")
 
     def body(self, s: Mapping[str, Any]) -> str:
-        d = self.design
+        d, c_line = self.design, float(s["c_line"])
         e = 20e-12
-        return "\n".join(_core(d) + [
-            f".param v={self.params['v']} vref={self.params['vref']}",
-            f"vv vin 0 pwl(0 {{v-{self.dv}}} {e:.6g} {{v-{self.dv}}} {2 * e:.6g} {{v}})", "vvref vrefin 0 {vref}",
-            f"vacc acc 0 {d.vmid}",
-            f"xv vin vrefin ramp acc vdum vbn vbp vdd 0 aimc_ta_vtc mg=1"]) + "\n"
+        out = _core(d) + [f".param v={self.params['v']} vref={self.params['vref']}",
+                          f"vv vs 0 pwl(0 {{v-{self.dv}}} {e:.6g} {{v-{self.dv}}} {2 * e:.6g} {{v}})",
+                          "vvref vrefin 0 {vref}", f"vacc acc 0 {d.vmid}",
+                          "xv vin vrefin ramp acc vdum vbn vbp vdd 0 aimc_ta_vtc mg=1"]
+        if c_line > 0:  # an ideal switch (named) precharges the floating line, then opens
+            t_open = d.t_run - 0.1e-9
+            out += [f"vswc swc 0 pwl(0 1 {t_open:.6g} 1 {t_open + e:.6g} 0)",
+                    ".model aimc_ideal_switch sw vt=0.5 vh=0.1 ron=10 roff=1e15", "sline vs vin swc 0 aimc_ideal_switch",
+                    f"cline vin 0 {c_line:.6g}"]
+        else:
+            out.append("rsrc vs vin 1e-3")
+        return "\n".join(out) + "\n"
 
     def check(self, p: Mapping[str, Any]) -> None:
         for k in ("v", "vref"):
             if not 0.0 <= p[k] <= self.design.vdd:
                 raise ParameterError(f"{k}={p[k]} V must be within 0..{self.design.vdd} V")
+        c = p["c_line"]
+        if isinstance(c, bool) or not isinstance(c, (int, float)) or not 0.0 <= c < 1e-9:
+            raise ParameterError(f"c_line={c!r} must be a capacitance in 0..1e-9 F (0: an ideal source)")
 
     def analysis(self, p: Mapping[str, Any]) -> str:
         return f"tran {self.tstep:.6g} {self.design.t_conv:.6g}"
 
     def measure(self, sim: SimResult, p: Mapping[str, Any]) -> dict[str, Any]:
         d, t = self.design, sim.scale
-        i_in = -sim["vv#branch"]  # into the VTC input
-        c_in = integrate(t, i_in, 0.0, d.t_run - d.t_edge) / self.dv
-        try:
-            t_x = crossing(t, sim["xv.cc"], d.vdd / 2, rising=False, after=d.t_run)
-        except ValueError:
-            t_x = d.t_conv
-        return {"c_in": c_in, "q_kick": integrate(t, i_in, d.t_run, t_x),
-                "q_kick_end": integrate(t, i_in, d.t_run, d.t_conv), "t_cross": t_x - d.t_run}
+        return {"q": -integrate(t, sim["vacc#branch"], 0.0, d.t_conv),
+                "c_in": integrate(t, -sim["vv#branch"], 0.0, d.t_run - d.t_edge) / self.dv,
+                "v_run": value_at(t, sim["vin"], d.t_run)}
