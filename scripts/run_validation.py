@@ -3,7 +3,8 @@
 and the error histogram).
 
     python scripts/run_validation.py small        # 8 sub-arrays x 16 rows, 1 column
-    python scripts/run_validation.py small --vectors 20
+    python scripts/run_validation.py subarray     # 1 sub-array x 128 rows, 1 column (the reference geometry's
+                                                  # row and cell stages; the time accumulator extrapolated)
 """
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ sys.path.insert(0, str(ROOT))
 from aimc_circuits.macro.config import MacroConfig  # noqa: E402
 from aimc_circuits.validate.fidelity import summary_lines, validate  # noqa: E402
 
-#: name -> (rows per sub-array, columns); every slice keeps the reference macro's 8 sub-arrays
-SLICES = {"small": (16, 1), "column": (128, 1)}
+#: name -> (sub-arrays, rows per sub-array, columns)
+SLICES = {"small": (8, 16, 1), "subarray": (1, 128, 1), "column": (8, 128, 1)}
 
 
 def figure(report: dict, path: Path) -> None:
@@ -56,8 +57,8 @@ def main() -> int:
     ap.add_argument("--vectors", type=int, default=20)
     ap.add_argument("--workers", type=int)
     args = ap.parse_args()
-    rows, cols = SLICES[args.slice]
-    cfg = MacroConfig().replace(rows_per_subarray=rows, n_inputs=8 * rows, n_outputs=cols)
+    subs, rows, cols = SLICES[args.slice]
+    cfg = MacroConfig().replace(rows_per_subarray=rows, n_inputs=subs * rows, n_outputs=cols)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the extrapolation warnings are part of the report's context
         r = validate(cfg, vectors=args.vectors, workers=args.workers, progress=lambda s: print(s, flush=True))
