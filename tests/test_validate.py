@@ -75,6 +75,8 @@ def test_validate_refuses_what_it_cannot_simulate(capsys):
         validate(MacroConfig(n_inputs=128, rows_per_subarray=16, n_outputs=1), corner="tt_mm")
     with pytest.raises(ParameterError, match="vectors=0"):
         validate(MacroConfig(n_inputs=128, rows_per_subarray=16, n_outputs=1), vectors=0)
+    with pytest.raises(ParameterError, match="seed=-1"):
+        validate(MacroConfig(n_inputs=128, rows_per_subarray=16, n_outputs=1), seed=-1)
     assert main(["validate", "--columns", "0", "--quiet"]) == 1
     assert "--columns=0" in capsys.readouterr().err
 

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import ConvergenceError, ParameterError
 from ..macro.config import MacroConfig
 from ..macro.trim import analog_target
 from ..registry import REFERENCE
@@ -104,6 +104,8 @@ def validate(config: MacroConfig | None = None, *, vectors: int = 5, seed: int =
                              f"validated yet: the model's draw is not written into the deck)")
     if isinstance(vectors, bool) or not isinstance(vectors, int) or vectors < 1:
         raise ParameterError(f"vectors={vectors!r} must be an integer >= 1")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ParameterError(f"seed={seed!r} must be an integer >= 0")
     say = progress or (lambda s: None)
     m = validation_macro(config)
     c = m.config
@@ -117,14 +119,17 @@ def validate(config: MacroConfig | None = None, *, vectors: int = 5, seed: int =
     tb = SliceTestbench(cell=m.cell.design, row=m.row.design, ta=m.ta.design, n_sub=c.n_sub,
                         rows=c.rows_per_subarray, cols=c.n_outputs, weights=w_ob, **kw)
     say(f"slice: {c.n_sub} sub-arrays x {c.rows_per_subarray} rows, {c.n_outputs} data columns + the reference "
-        f"column, {vectors} vectors (seed {seed}), corner {corner}")
+        f"column, {vectors} vectors (seed {seed}), corner {corner}: {c.n_inputs} row drivers, "
+        f"{c.n_inputs * (c.n_outputs + 1) * c.groups} cell groups, {c.n_outputs * c.n_sub * c.groups} VTCs (for scale: "
+        f"128 row drivers and 512 cell groups take 5..10 min of SPICE per vector on one core)")
     t0 = time.perf_counter()
     res = run_sweep(tb, points=[{"x": xi[b], "corner": corner} for b in range(vectors)], workers=workers,
-                    progress=progress is not None)
+                    progress=progress is not None, retry_failed=True)
     spice_wall = time.perf_counter() - t0
     failed = [r for r in res.records if not r.ok]
     if failed:
-        raise ParameterError(f"{len(failed)} of {vectors} slice simulations failed: {failed[0].error}")
+        raise ConvergenceError(f"{len(failed)} of {vectors} slice simulations failed (the finished ones are cached; "
+                               f"a rerun with the same seed simulates only the failed ones again): {failed[0].error}")
     sp = {k: np.stack([r.measures[k] for r in res.records]) for k in res.records[0].measures}
     spice_s = float(sum(r.elapsed_s for r in res.records))
 

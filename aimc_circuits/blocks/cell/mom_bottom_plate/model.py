@@ -189,8 +189,12 @@ class CellModel(BlockModel):
         w = np.asarray(weights)
         w2 = w[:, None] if w.ndim == 1 else w
         _, c_bits = self.effective_codes(w2, chip)
-        c = c_bits + w2.shape[0] * self.params["p_row"] + self.params["p_fix"]
-        return (c + (0.0 if load_f is None else self.extra_load_cu(load_f))) * self.cu
+        return self._column_cu(c_bits, w2.shape[0], load_f) * self.cu
+
+    def _column_cu(self, c_bits: np.ndarray, rows: int, load_f: float | None) -> np.ndarray:
+        """Column capacitance (Cu): bit capacitors, fitted parasitics, the end load."""
+        c = c_bits + rows * self.params["p_row"] + self.params["p_fix"]
+        return c if load_f is None else c + self.extra_load_cu(load_f)
 
     # -- the model ---------------------------------------------------------------------
     def column_voltages(self, v_in: Any, weights: Any, chip: CellChip | None = None,
@@ -213,9 +217,7 @@ class CellModel(BlockModel):
             raise ParameterError(f"weights have {w2.shape[0]} rows but v_in has {v.shape[1]}")
         eff, c_bits = self.effective_codes(w2, chip)
         R = v.shape[1]
-        c = c_bits + R * self.params["p_row"] + self.params["p_fix"]  # (n_out, groups), Cu
-        if load_f is not None:
-            c = c + self.extra_load_cu(load_f)
+        c = self._column_cu(c_bits, R, load_f)  # (n_out, groups), Cu
         s = np.einsum("br,rjg->bjg", v, eff, optimize=True)
         n = self.group_codes(w2).sum(0)  # (n_out, groups)
         out = column_voltage_c(s, n, c, d.vr, self.params)
