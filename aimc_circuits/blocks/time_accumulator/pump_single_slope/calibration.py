@@ -24,7 +24,7 @@ class TACalibration(Calibration):
 
     family: ClassVar[str] = "time_accumulator"
     variant: ClassVar[str] = "pump_single_slope"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
     design_class = TADesign
     fitted: ClassVar[dict[str, Fitted]] = {
         "k0p": _k("k0p", "group-0 pump charge per ramp volt, V below V_ref"),
@@ -107,3 +107,28 @@ class TACalibration(Calibration):
     @property
     def p_tdc(self) -> dict[str, float]:
         return {"t0": self.t0, "t1": self.t1, "c2": self.tdc_c2}
+
+    @property
+    def output_range(self) -> dict[float, dict[str, np.ndarray]]:
+        """The characterized TDC settings: {charge-up current (units of i0): {'vhi', 't0', 't1',
+        't1c2'}: arrays over the stop thresholds, sorted}; each value range-checked."""
+        sec = self.section("output_range")
+        out: dict[float, list] = {}
+        for k, st in enumerate(sec.get("settings", [])):
+            try:
+                vals = [float(st[n]) for n in ("tdc_current", "vhi", "t0", "t1", "c2")]
+            except (KeyError, TypeError, ValueError):
+                raise CalibrationError(f"{self.source}: output_range.settings[{k}] needs numeric tdc_current, vhi, "
+                                       f"t0, t1 and c2") from None
+            md, vhi, t0, t1, c2 = vals
+            if not (np.all(np.isfinite(vals)) and md > 0 and 0 < vhi < self.design.vdd and t1 > 0
+                    and abs(t0) < 1e-8 and abs(c2) < 10):
+                raise CalibrationError(f"{self.source}: output_range.settings[{k}] = (tdc_current {md}, vhi {vhi}, "
+                                       f"t0 {t0}, t1 {t1}, c2 {c2}); allowed: current > 0, 0 < vhi < vdd, t1 > 0, "
+                                       f"|t0| < 10 ns, |c2| < 10 /V")
+            out.setdefault(md, []).append((vhi, t0, t1, t1 * c2))
+        res = {}
+        for md, rows in out.items():
+            a = np.array(sorted(rows))
+            res[md] = {"vhi": a[:, 0], "t0": a[:, 1], "t1": a[:, 2], "t1c2": a[:, 3]}
+        return res

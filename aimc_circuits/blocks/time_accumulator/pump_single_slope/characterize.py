@@ -10,7 +10,7 @@ comparator noise (-> jitter) and supply energy.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,11 @@ __all__ = ["PROFILES", "characterize_time_accumulator", "V_COL_RANGE"]
 COLUMN_SEED_OFFSET = 72
 #: ... and the macro-level VTC sets from default_rng(seed + this)
 MACRO_SEED_OFFSET = 73
+#: ... and the output-range (TDC setting) held-out levels from default_rng(seed + this)
+RANGE_SEED_OFFSET = 74
+#: the output range's settings: TDC charge-up current (units of i0) x stop threshold vhi (V)
+RANGE_CURRENTS = (0.5, 1.0, 2.0)
+RANGE_THRESHOLDS = (1.12, 1.22, 1.32, 1.42, 1.52, 1.62)
 #: group column voltages the cells produce (vr - full swing at 128 rows .. vr), V
 V_COL_RANGE = (0.84, 1.8)
 
@@ -259,8 +264,11 @@ def characterize_time_accumulator(design: TADesign | None = None, profile: str =
     ipts += [{"v": v, "vref": v + VTC_INPUT_DV, "c_line": VTC_INPUT_C_LINE} for v in levels]
     vtc_input = _vtc_input(sweep(itb, ipts), levels, d)
 
+    # the output range: the TDC at other charge-up currents and stop thresholds
+    output_range = _output_range(sweep, d, n_ch, np.random.default_rng(seed + RANGE_SEED_OFFSET), p_tdc)
+
     return {"profile": profile, "design": d.as_dict(),
-            "vtc": vtc, "vtc_input": vtc_input, "corners": corners, "mismatch": mismatch, "accumulator": acc, "tdc": tdc,
+            "vtc": vtc, "vtc_input": vtc_input, "output_range": output_range, "corners": corners, "mismatch": mismatch, "accumulator": acc, "tdc": tdc,
             "chain_held_out": chain, "energy": energy, "noise": noise,
             "timing": {"t_reset_s": d.t_reset, "t_ramp_s": d.t_ramp, "t_gap_s": d.t_gap, "t_tdc_s": d.t_tdc,
                        "t_conversion_s": d.t_total},
@@ -385,3 +393,46 @@ def _tdc_quantization(p_tdc: dict[str, float], d: TADesign) -> dict[str, Any]:
     dnl = widths / lsb_v - 1
     return {"lsb_v": lsb_v, "dnl_max_lsb": float(np.max(np.abs(dnl))), "v_code0": float(edges[0]),
             "v_code_full": float(edges[-1]), "full_scale_s": d.t_tdc}
+
+
+def _output_range(sweep, d: TADesign, n_ch: int, rng: np.random.Generator, p_col: dict[str, float]) -> dict[str, Any]:
+    """The TDC transfer at every charge-up current x stop threshold of the output range (the
+    standalone TDC testbench with the design's md and vhi changed: 16 levels fitted, 16 held
+    out per setting). The macro's TDC is the whole-column fit ``p_col`` at the design's setting;
+    another setting adds what the standalone TDC changes from the design's setting:
+    t(x) = t_col(x) + t_alone,setting(x) - t_alone,design(x), x = vhi - V_acc, i.e. t0, t1 and
+    t1 c2 shifted by the standalone fits' differences (zero at the design's setting)."""
+    if (d.md, d.vhi) not in {(m, v) for m in RANGE_CURRENTS for v in RANGE_THRESHOLDS}:
+        raise ParameterError(f"the output-range grid ({RANGE_CURRENTS} x {RANGE_THRESHOLDS} V) must contain the "
+                             f"design's setting md={d.md}, vhi={d.vhi}")
+    fits = {}
+    for md in RANGE_CURRENTS:
+        for vhi in RANGE_THRESHOLDS:
+            ds = replace(d, md=md, vhi=vhi)
+            x_fs = min(0.55, 1.2 * d.t_tdc * md / p_col["t1"])  # the window, from the ideal 1/current scaling
+            lv_fit = np.linspace(vhi - x_fs, vhi + 0.03, n_ch)
+            lv_held = np.sort(rng.uniform(vhi - x_fs, vhi - 0.025, n_ch))
+            res = sweep(TdcTestbench(design=ds, n_ch=n_ch), [{"v_init": lv_fit}, {"v_init": lv_held}])
+            r_fit, r_held = res.records
+            if not (r_fit.ok and r_held.ok):
+                raise RuntimeError(f"output range: the TDC runs at md={md}, vhi={vhi} failed: "
+                                   f"{str(r_fit.error or r_held.error)[:300]}")
+            fits[md, vhi] = (fit_tdc(lv_fit, r_fit.measures["t_stop"], vhi, held_out=(lv_held, r_held.measures["t_stop"])),
+                             {"v_init": lv_fit, "t_stop": r_fit.measures["t_stop"],
+                              "v_init_held_out": lv_held, "t_stop_held_out": r_held.measures["t_stop"]})
+    pn = {k: v["value"] for k, v in fits[d.md, d.vhi][0]["params"].items()}
+    settings = []
+    for (md, vhi), (f, samples) in fits.items():
+        pa = {k: v["value"] for k, v in f["params"].items()}
+        t0 = p_col["t0"] + pa["t0"] - pn["t0"]
+        t1 = p_col["t1"] + pa["t1"] - pn["t1"]
+        t1c2 = p_col["t1"] * p_col["c2"] + pa["t1"] * pa["c2"] - pn["t1"] * pn["c2"]
+        settings.append({"tdc_current": md, "vhi": vhi, "standalone": f, "samples": samples,
+                         "t0": t0, "t1": t1, "c2": t1c2 / t1, "codes_per_volt_rel": float(t1 / p_col["t1"])})
+    return {"settings": settings,
+            "model": "per setting (charge-up current in units of i0, stop threshold vhi): t_stop = t0 + t1 x (1 + c2 x), "
+                     "x = vhi - V_acc: the whole-column fit plus the standalone TDC's change from the design's "
+                     "setting; between thresholds, t0, t1 and t1 c2 interpolated linearly",
+            "held_out_max_pct_fs": float(max(s["standalone"]["held_out"]["max_pct_fs"] for s in settings)),
+            "held_out_rms_pct_fs": float(max(s["standalone"]["held_out"]["rms_pct_fs"] for s in settings)),
+            "currents": list(RANGE_CURRENTS), "thresholds_v": list(RANGE_THRESHOLDS)}

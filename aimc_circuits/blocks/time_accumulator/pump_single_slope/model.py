@@ -136,19 +136,20 @@ class TAFold:
     offset_v: np.ndarray | None  #: (S, J, G) VTC input offsets (V), acting on V
     tdc_gain: np.ndarray | None  #: (J,) per-column TDC gain (1 + mismatch)
     vtc_var_v2: float  #: VTC comparator noise per channel (V^2), 0 when off
-    tdc_sigma_s: float  #: TDC stop-edge jitter (s), 0 when off
+    tdc_sigma_s: np.ndarray  #: (J,) TDC stop-edge jitter (s; it scales with t1), 0 when off
     c_acc: float
     acc_a2: float
     v_acc0: float  #: vmid + dv0 - gamma V_C0 (V)
     gamma: float
     beta: float  #: crossing-order term
     dw: float  #: its overlap width (V)
-    t0: float
-    t1: float
-    tdc_c2: float
+    t0: np.ndarray  #: (J,) TDC transfer of each column at its setting (s)
+    t1: np.ndarray  #: (J,) s/V
+    tdc_c2: np.ndarray  #: (J,) 1/V
     vdd: float
-    vhi: float
+    vhi: float  #: the design's stop threshold (V)
     t_lsb: float
+    dvhi: np.ndarray  #: (J,) each column's stop threshold minus vhi (V): its output window's position
     c_in: float = 0.0  #: the VTC input's capacitance on a data column line during the cells' phase (F); 0: off
     kick_q0: float = 0.0  #: charge the input takes from its floating line before the crossing (C) ...
     kick_q1: float = 0.0  #: ... plus this per volt of ramp travel vdd - V (C/V)
@@ -167,6 +168,7 @@ class TimeAccumulatorModel(BlockModel):
         self.sigma_vtc_v, self.sigma_tdc_s = cal.sigma_vtc_v, cal.sigma_tdc_s
         self.e_conversion = cal.e_conversion
         self.kick_q0, self.kick_q1, self.c_in = cal.kick_q0, cal.kick_q1, cal.c_in
+        self._range = cal.output_range
         self.group = np.arange(d.groups)  # channel (s, g) has group g: broadcasts over (..., n_sub, groups)
 
     @property
@@ -207,10 +209,13 @@ class TimeAccumulatorModel(BlockModel):
     # -- the macro's folded form -------------------------------------------------------
     def fold(self, n_sub: int, n_cols: int, groups: int, bits_per_group: int, chip: TAChip | None, *,
              nonlinearity: bool = True, group_weight_error: bool = True, acc_tdc_nonlinearity: bool = True,
-             vtc_noise: bool = True, tdc_noise: bool = True, input_load: bool = True) -> TAFold:
+             vtc_noise: bool = True, tdc_noise: bool = True, input_load: bool = True,
+             tdc_current: float | None = None, vhi: Any = None) -> TAFold:
         """:class:`TAFold` for `n_sub` sub-arrays x `groups` groups per column and `n_cols` columns.
         The fitted VTC model has the design's groups; another grouping is folded only linearly
-        (every fitted VTC and accumulator term off: the channels' mean gain, weighted exactly)."""
+        (every fitted VTC and accumulator term off: the channels' mean gain, weighted exactly).
+        tdc_current, vhi: the output range (:meth:`tdc_transfer`; None: the design's md, vhi; vhi
+        may be one per column)."""
         d, pv = self.design, self.p_vtc
         S, J, G = n_sub, n_cols, groups
         weights = 2.0 ** (bits_per_group * np.arange(G))
@@ -237,21 +242,60 @@ class TimeAccumulatorModel(BlockModel):
         if chip is not None:
             gp = np.transpose(chip.gain_pos[:, :S], (1, 2, 0))
             gn = np.transpose(chip.gain_neg[:, :S], (1, 2, 0))
-        pa, pt = dict(self.p_acc), dict(self.p_tdc)
+        pa = dict(self.p_acc)
+        vhi_j = np.broadcast_to(np.asarray(d.vhi if vhi is None else vhi, dtype=float), (J,))
+        t0, t1, c2 = self.tdc_transfer(tdc_current, vhi_j)
         if not acc_tdc_nonlinearity:
             pa.update(a2=0.0, dv0=0.0, beta=0.0, gamma=0.0)
-            pt.update(t0=0.0, c2=0.0)
+            t0, c2 = np.zeros(J), np.zeros(J)
         return TAFold(
             weights=weights, k_pos=kp[None, :, None] * (1 + gp), k_neg=kn[None, :, None] * (1 + gn),
             a_near0=a_g[None, :, None] * (1 + (gp + gn) / 2), w=pv["w"], c_g=c_g.astype(float), e_g=e_g.astype(float),
             b2=b2, b3=b3,
             offset_v=None if chip is None else np.transpose(chip.offset_v, (1, 0, 2))[:S],
             tdc_gain=None if chip is None else 1 + chip.tdc_gain,
-            vtc_var_v2=self.sigma_vtc_v**2 if vtc_noise else 0.0, tdc_sigma_s=self.sigma_tdc_s if tdc_noise else 0.0,
+            vtc_var_v2=self.sigma_vtc_v**2 if vtc_noise else 0.0,
+            tdc_sigma_s=self.sigma_tdc_s * t1 / self.p_tdc["t1"] if tdc_noise else np.zeros(J),
             c_acc=pa["c_acc"], acc_a2=pa["a2"], v_acc0=d.vmid + pa["dv0"] - pa["gamma"] * V_C0, gamma=pa["gamma"],
-            beta=pa["beta"], dw=pa["dw"], t0=pt["t0"], t1=pt["t1"], tdc_c2=pt["c2"], vdd=d.vdd, vhi=d.vhi,
+            beta=pa["beta"], dw=pa["dw"], t0=t0, t1=t1, tdc_c2=c2, vdd=d.vdd, vhi=d.vhi, dvhi=vhi_j - d.vhi,
             t_lsb=d.t_lsb, c_in=self.c_in if input_load else 0.0, kick_q0=self.kick_q0 if input_load else 0.0,
             kick_q1=self.kick_q1 if input_load else 0.0)
+
+    # -- the output range ----------------------------------------------------------------
+    @property
+    def tdc_currents(self) -> tuple[float, ...]:
+        """The characterized TDC charge-up currents (units of i0) of the output range."""
+        return tuple(sorted(self._range))
+
+    def threshold_range(self, tdc_current: float | None = None) -> tuple[float, float]:
+        """The characterized stop thresholds (V) at `tdc_current` (None: the design's)."""
+        v = self._setting(tdc_current)["vhi"]
+        return float(v[0]), float(v[-1])
+
+    def _setting(self, tdc_current: float | None) -> dict[str, np.ndarray]:
+        md = self.design.md if tdc_current is None else float(tdc_current)
+        if md not in self._range:
+            raise ParameterError(f"tdc_current={tdc_current!r}; characterized: {', '.join(f'{m:g}' for m in self.tdc_currents)}"
+                                 f" (units of i0)")
+        return self._range[md]
+
+    def tdc_transfer(self, tdc_current: float | None, vhi: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(t0, t1, c2) of the TDC at charge-up current `tdc_current` (None: the design's) and
+        stop threshold(s) `vhi` (V): the design's setting is the whole-column fit itself; others
+        add the standalone TDC's measured change (calibration ``output_range``), linear in vhi
+        between the characterized thresholds. A threshold outside them is refused with the range."""
+        v = np.atleast_1d(np.asarray(vhi, dtype=float))
+        md = self.design.md if tdc_current is None else float(tdc_current)
+        if md == self.design.md and np.all(v == self.design.vhi):
+            pt = self.p_tdc
+            return np.full(v.shape, pt["t0"]), np.full(v.shape, pt["t1"]), np.full(v.shape, pt["c2"])
+        st = self._setting(md)
+        lo, hi = float(st["vhi"][0]), float(st["vhi"][-1])
+        if not np.all(np.isfinite(v)) or v.min() < lo - 1e-12 or v.max() > hi + 1e-12:
+            bad = float(v[~np.isfinite(v)][0] if not np.all(np.isfinite(v)) else (v.min() if v.min() < lo else v.max()))
+            raise ParameterError(f"TDC stop threshold {bad!r} V at tdc_current={md:g}; characterized: {lo:g}..{hi:g} V")
+        t0, t1, t1c2 = (np.interp(v, st["vhi"], st[k]) for k in ("t0", "t1", "t1c2"))
+        return t0, t1, t1c2 / t1
 
     # -- the model ---------------------------------------------------------------------
     def _levels(self, name: str, a: Any) -> np.ndarray:
