@@ -106,6 +106,8 @@ class MacroConfig:
     t_conversion_ns: float | None = None  #: time-accumulator conversion (ns); None = the calibrated 31.7 ns
     pipelined: bool = True  #: next vector's row/cell phase overlaps this vector's TDC phase
     column_trim: str = "offset_gain"  #: per-chip digital column trim: "none", "offset" or "offset_gain" (see Macro)
+    tdc_current: float | None = None  #: output range: TDC charge-up current (units of i0; a characterized setting); None = the design's
+    window_trim: bool = False  #: output window: per-column TDC stop threshold set on the trim batch to centre each column's codes
     design_trim_seed: int = 12345  #: random batch of the design-time readout trim (nominal chip)
     column_trim_seed: int = 54321  #: random input batch of the per-chip column trim
     nonidealities: Nonidealities = field(default_factory=Nonidealities)
@@ -143,7 +145,11 @@ class MacroConfig:
             raise ParameterError(f"chunk_vectors={self.chunk_vectors!r} must be a multiple of 16 (or unset: by the CPU)")
         if self.calibration_dir is not None and not isinstance(self.calibration_dir, (str, Path)):
             raise ParameterError(f"calibration_dir={self.calibration_dir!r} must be a directory path (a string)")
-        for name in ("pipelined", "allow_edited_calibration"):
+        if self.tdc_current is not None and (isinstance(self.tdc_current, bool) or not isinstance(
+                self.tdc_current, (int, float)) or not 0 < self.tdc_current < math.inf):
+            raise ParameterError(f"tdc_current={self.tdc_current!r} must be a finite number > 0 (units of i0; a "
+                                 f"characterized setting) or unset for the design's")
+        for name in ("pipelined", "allow_edited_calibration", "window_trim"):
             if not isinstance(getattr(self, name), bool):
                 raise ParameterError(f"{name}={getattr(self, name)!r} must be true or false")
         for family in ("cell", "row_driver", "time_accumulator"):
@@ -158,6 +164,9 @@ class MacroConfig:
             raise ParameterError(f"corner={self.corner!r}; allowed: {', '.join(CORNERS)}{did_you_mean(self.corner, CORNERS)}")
         if self.column_trim not in COLUMN_TRIMS:
             raise ParameterError(f"column_trim={self.column_trim!r}; allowed: {', '.join(COLUMN_TRIMS)}")
+        if self.window_trim and self.column_trim == "none":
+            raise ParameterError('window_trim = true moves each column\'s codes: the readout needs column_trim = '
+                                 '"offset" or "offset_gain" (not "none")')
         if not isinstance(self.nonidealities, Nonidealities):
             raise ParameterError("nonidealities must be a Nonidealities instance (or a TOML table of booleans)")
         if self.n_inputs % self.rows_per_subarray:

@@ -10,7 +10,7 @@ from . import kernel
 from .config import MacroConfig
 from .fold import reference_word
 
-__all__ = ["Energy", "energy_per_vmm"]
+__all__ = ["Energy", "energy_per_vmm", "energy_at_levels", "mean_levels"]
 
 
 @dataclass(frozen=True)
@@ -32,14 +32,26 @@ def energy_per_vmm(config: MacroConfig, row: Any, cell: Any, ta: Any, xi: np.nda
     Both input-dependent models are linear in the row levels (row driver: e0 + e1 v + (e2 v +
     e3 v_prev) C_line; cells: e_s sum_r v_r c_r + constants), so the batch mean is the energy at
     the batch-mean level of each row: one pass over x, not a (batch, rows) array per block."""
-    c = config
-    n = xi.shape[0]
-    if n == 0:
+    if xi.shape[0] == 0:
         nan = float("nan")
         return Energy(nan, nan, nan, nan)
+    v, v_prev = mean_levels(row, xi)
+    return energy_at_levels(config, row, cell, ta, v, v_prev, w_ob)
+
+
+def mean_levels(row: Any, xi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's mean level over the batch xi (B, rows) and the mean of the previous vector's
+    level (code 0 before the first), V."""
+    n = xi.shape[0]
     table = row.level_table()
-    v = kernel.level_sums(xi, table) / n  # mean level of each row
-    v_prev = v + (table[0] - table[xi[-1]]) / n  # the previous vector's level: code 0 before the first
+    v = kernel.level_sums(xi, table) / n
+    return v, v + (table[0] - table[xi[-1]]) / n
+
+
+def energy_at_levels(config: MacroConfig, row: Any, cell: Any, ta: Any, v: np.ndarray, v_prev: np.ndarray,
+                     w_ob: np.ndarray) -> Energy:
+    """Energy per VMM at the mean row levels v, v_prev (n_inputs,) for offset-binary weights w_ob."""
+    c = config
     codes_all = np.concatenate([w_ob, np.full((c.n_inputs, 1), reference_word(c))], axis=1)
     g = (codes_all[..., None] >> (c.bits_per_group * np.arange(c.groups))) & (2**c.bits_per_group - 1)
     c_sel = g.sum((1, 2)) * cell.cu

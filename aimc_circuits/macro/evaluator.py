@@ -61,7 +61,7 @@ from __future__ import annotations
 import warnings
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -76,7 +76,11 @@ from .fold import Folded, fold
 from .interfaces import PROTOCOLS
 from .parallel import ChunkRunner, has_avx512
 from .result import EvalResult
-from .trim import Readout, column_trim, design_trim
+from .fold import restrict
+from .trim import Readout, column_trim, design_trim, trim_batch, window_thresholds
+
+if TYPE_CHECKING:
+    from .program import ProgrammedMacro
 
 __all__ = ["Chip", "Macro", "EXACT_ORDER_BELOW_ROWS", "CHUNK"]
 
@@ -256,10 +260,33 @@ class Macro:
         key = w_ob.tobytes()
         if self._fold_cache is not None and self._fold_cache[0] == key:
             return self._fold_cache[1], self._fold_cache[2]
-        f = fold(self.config, self.row, self.cell, self.ta, self.chip, w_ob)
-        ro = column_trim(self.config, f, w_ob, self._design_trim(), self._continuous_code)
+        x = trim_batch(self.config)
+        f = self.fold_windowed(w_ob, x)
+        ro = column_trim(self.config, f, w_ob, self._design_trim(), self._continuous_code, x=x)
         self._fold_cache = (key, f, ro)
         return f, ro
+
+    def fold_windowed(self, w_ob: np.ndarray, x: np.ndarray, tile: tuple[int, int] | None = None,
+                      place: Callable[[np.ndarray], np.ndarray] | None = None) -> Folded:
+        """The folded form of w_ob (n_inputs, n_outputs) on this chip, restricted to a tile's
+        (rows, cols) if given; with ``config.window_trim``, each column's TDC stop threshold set to
+        centre the continuous codes of the trim batch x (place(x): as the pass reads it)."""
+        c = self.config
+
+        def make(vhi: Any) -> Folded:
+            if tile is not None and vhi is not None:  # the tile's columns; the others at the design's
+                full = np.full(c.n_outputs, self.ta.design.vhi)
+                full[:tile[1]] = vhi
+                vhi = full
+            f = fold(c, self.row, self.cell, self.ta, self.chip, w_ob, vhi=vhi)
+            return f if tile is None else restrict(f, *tile)
+
+        if not (c.window_trim and self.ni.any_on):
+            return make(None)
+        xp = x if place is None else place(x)
+        vhi = window_thresholds(lambda v: self._continuous_code(xp, make(v)), self.ta.design.vhi,
+                                self.ta.threshold_range(c.tdc_current), 2**c.output_bits)
+        return make(vhi)
 
     def _design_trim(self) -> tuple[float, float]:
         key = self.ni
@@ -312,20 +339,21 @@ class Macro:
         """Vectors b0..b1-1: row levels, one float32 matmul per sub-array (every group and the
         reference column), then the compiled channel / accumulator / TDC / readout pass (its noise
         drawn from `seed`; None: noise off). Returns the (min, max) input code read."""
-        S, Rs, J, G = f.S, f.Rs, f.J, f.G
+        S, Sa, Rs, J, G = f.S, f.n_matmul, f.Rs, f.J, f.G
         cb = b1 - b0
-        key = (S, G, J, Rs, cb)
-        ws = self.runner.workspace(key, lambda: (np.empty((cb, S * Rs), dtype=np.float32),
-                                                 np.empty((S, cb, G * (J + 1)), dtype=np.float32)))
+        key = (S, Sa, G, J, Rs, cb)
+        ws = self.runner.workspace(key, lambda: (np.empty((cb, Sa * Rs), dtype=np.float32),
+                                                 np.zeros((S, cb, G * (J + 1)), dtype=np.float32)))
         try:
             Le, Y = ws
             xsum = np.empty(cb, dtype=np.int64)
             bounds = kernel.levels(xi, b0, b1, f.table, f.mu, Le, xsum)
-            # per sub-array s, (cb, Rs) @ (Rs, G (J + 1)): a row of Y[s] per vector (one stacked call)
-            np.matmul(Le.reshape(cb, S, Rs).transpose(1, 0, 2), f.W, out=Y)
+            # per sub-array s, (cb, Rs) @ (Rs, G (J + 1)): a row of Y[s] per vector (one stacked call);
+            # sub-arrays past Sa (a restricted tile's rows all held at code 0) stay 0: their share is in W0
+            np.matmul(Le.reshape(cb, Sa, Rs).transpose(1, 0, 2), f.W, out=Y[:Sa])
             kernel.analog(Y, f.W0, f.params, f.w_ch, f.a2c_ref, f.c_g, f.e_g, f.kch, f.slope_mean, f.sd_ref,
-                          f.var_q0, f.tdc_gain, Rs < EXACT_ORDER_BELOW_ROWS, seed is not None, np.uint64(seed or 0),
-                          b0, xsum, *out, y, code, sat)
+                          f.var_q0, f.tdc_gain, f.tdc, self.config.rows_per_subarray < EXACT_ORDER_BELOW_ROWS,
+                          seed is not None, np.uint64(seed or 0), b0, xsum, *out, y, code, sat)
         finally:
             self.runner.give_back(key, ws)
         return bounds
@@ -340,6 +368,14 @@ class Macro:
             return self.exact_product(xi, wo)
         f, ro = self.fold(wo)
         return self._run(xi, f, ro, rng, codes=False)[0]
+
+    def program(self, w: Any, trim_x: Any = None) -> "ProgrammedMacro":
+        """This chip with the weights w (k, m) loaded, k <= n_inputs rows and m <= n_outputs columns
+        in use (a network layer's tile; :class:`.program.ProgrammedMacro`): the column trim measured
+        on trim_x (N, k) codes (None: uniform random codes); ``.vmm(x, rng)`` takes x (B, k)."""
+        from .program import ProgrammedMacro
+
+        return ProgrammedMacro(self, w, trim_x)
 
     def continuous_code(self, x: Any, w: Any) -> np.ndarray:
         """The TDC's continuous stop time in counter periods (stop time / t_lsb), (B, n_outputs),

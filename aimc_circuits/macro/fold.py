@@ -17,7 +17,7 @@ import numpy as np
 from . import kernel
 from .config import MacroConfig
 
-__all__ = ["Folded", "fold", "reference_word", "pedestal"]
+__all__ = ["Folded", "fold", "restrict", "reference_word", "pedestal"]
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,17 @@ class Folded:
     var_q0: np.ndarray  #: (J, S G) channel noise variance (V^2) x small-signal gain^2
     sd_ref: np.ndarray  #: (S, G) the reference column's sampling noise (V)
     tdc_gain: np.ndarray  #: (J,) per-column TDC gain, or empty (nominal)
+    tdc: np.ndarray  #: (5, J) float64 each column's TDC setting (:data:`.kernel.TDC_ROWS`)
     S: int
-    Rs: int
+    Rs: int  #: rows of each sub-array the matmul reads (every row, or the rows in use: :func:`restrict`)
     G: int
     J: int
+    S_active: int = -1  #: sub-arrays the matmul reads (the others' rows are all constant: -1 = all S)
+
+    @property
+    def n_matmul(self) -> int:
+        """Sub-arrays whose matmul is computed."""
+        return self.S if self.S_active < 0 else self.S_active
 
 
 def reference_word(config: MacroConfig) -> int:
@@ -61,14 +68,17 @@ def pedestal(config: MacroConfig) -> int:
     return reference_word(config) - 2 ** (config.weight_bits - 1)
 
 
-def fold(config: MacroConfig, row: Any, cell: Any, ta: Any, chip: Any, w_ob: np.ndarray) -> Folded:
-    """Fold offset-binary weight codes w_ob (n_inputs, n_outputs) for one chip (see the module doc)."""
+def fold(config: MacroConfig, row: Any, cell: Any, ta: Any, chip: Any, w_ob: np.ndarray, vhi: Any = None) -> Folded:
+    """Fold offset-binary weight codes w_ob (n_inputs, n_outputs) for one chip (see the module doc);
+    the TDC at ``config.tdc_current`` and stop thresholds vhi (V, one per column or one for all;
+    None: the design's)."""
     c, ni = config, config.nonidealities
     R, J, G, S, Rs = c.n_inputs, c.n_outputs, c.groups, c.n_sub, c.rows_per_subarray
     words = np.concatenate([w_ob, np.full((R, 1), reference_word(c))], axis=1)  # (R, J+1)
     tf = ta.fold(S, J, G, c.bits_per_group, chip.ta, nonlinearity=ni.vtc_nonlinearity,
                  group_weight_error=ni.group_weight_error, acc_tdc_nonlinearity=ni.acc_tdc_nonlinearity,
-                 vtc_noise=ni.vtc_noise, tdc_noise=ni.tdc_noise, input_load=ni.vtc_input_load)
+                 vtc_noise=ni.vtc_noise, tdc_noise=ni.tdc_noise, input_load=ni.vtc_input_load,
+                 tdc_current=c.tdc_current, vhi=vhi)
     cf = cell.fold(words, chip.cell, Rs, c.bits_per_group, G, parasitics=ni.cell_parasitics,
                    injection=ni.cell_injection, temperature_c=c.temperature_c,
                    data_load_f=tf.c_in if ni.vtc_input_load else None)
@@ -109,8 +119,8 @@ def fold(config: MacroConfig, row: Any, cell: Any, ta: Any, chip: Any, w_ob: np.
     noise = ni.vtc_noise or ni.ktc_noise or ni.row_noise
     p = kernel.params(
         b2=tf.b2, b3=tf.b3, inv_w=1.0 / tf.w, beta_order=tf.beta, dw=tf.dw, c_acc=tf.c_acc, a2_acc=tf.acc_a2,
-        v_acc0=tf.v_acc0, gamma=tf.gamma, vdd=tf.vdd, vhi=tf.vhi, t0=tf.t0, t1=tf.t1, tc2=tf.tdc_c2,
-        kq=(tf.t1 / tf.c_acc) ** 2 if noise else 0.0, s_tdc2=tf.tdc_sigma_s**2, t_lsb=tf.t_lsb,
+        v_acc0=tf.v_acc0, gamma=tf.gamma, vdd=tf.vdd, vhi=tf.vhi,
+        kq=tf.c_acc ** -2 if noise else 0.0, t_lsb=tf.t_lsb,
         ped=pedestal(c), w_tot=S * float(tf.weights.sum()))
     return Folded(
         W=W, W0=W0.astype(np.float32), mu=mu, table=rf.table.astype(np.float32), ped=ped, v0=rf.v0, u=rf.u,
@@ -121,4 +131,37 @@ def fold(config: MacroConfig, row: Any, cell: Any, ta: Any, chip: Any, w_ob: np.
         var_q0=(slope0**2 * np.transpose(var_v[:, :J, :], (0, 2, 1))).reshape(S * G, J).T.copy(),
         sd_ref=np.sqrt(var_v[:, J, :]),
         tdc_gain=tf.tdc_gain if tf.tdc_gain is not None else np.zeros(0),
+        tdc=np.ascontiguousarray(np.stack([tf.dvhi, tf.t0, tf.t1, tf.tdc_c2, np.broadcast_to(tf.tdc_sigma_s, (J,)) ** 2]),
+                                 dtype=np.float64),
         S=S, Rs=Rs, G=G, J=J)
+
+
+def restrict(f: Folded, rows: int, cols: int) -> Folded:
+    """The folded form of a tile that uses only input rows 0..rows-1 and columns 0..cols-1 (the
+    other rows held at code 0 with weight 0, the other columns holding weight 0 and not read).
+
+    Exact, not an approximation: a row held at code 0 samples the constant level (1 + mu) L(0),
+    so its share of every column voltage is a constant, added to W0; the matmul keeps only the
+    sub-arrays with rows in use and, in them, those rows (rows past `rows` in the last one get zero
+    weights). Columns are independent in the pass, so the unused ones are dropped. Every
+    per-row effect of the held rows (their load on the row lines, their noise, their pedestal in
+    the readout) stays as folded for the whole array."""
+    S, Rs, G, J = f.S, f.Rs, f.G, f.J
+    if not 1 <= rows <= S * Rs or not 1 <= cols <= J:
+        raise ValueError(f"rows={rows}, cols={cols}: allowed 1..{S * Rs} rows and 1..{J} columns")
+    sa = -(-rows // Rs)  # sub-arrays with rows in use
+    ra = Rs if sa > 1 else rows  # rows the matmul reads per sub-array
+    live = np.zeros((S, Rs), dtype=bool)
+    live.reshape(-1)[:rows] = True
+    held = np.where(live[..., None], 0.0, (1.0 + f.mu) * float(f.table[0]))  # (S, Rs, 1)
+    W0 = f.W0.astype(np.float64) + (f.W.astype(np.float64) * held).sum(1)
+    W = np.where(live[:sa, :ra, None], f.W[:sa, :ra], np.float32(0.0))
+    keep = np.concatenate([np.arange(g * (J + 1), g * (J + 1) + cols).tolist() + [g * (J + 1) + J]
+                           for g in range(G)])  # each group's used columns and its reference column
+    return Folded(
+        W=np.ascontiguousarray(W[:, :, keep]), W0=np.ascontiguousarray(W0[:, keep], dtype=np.float32),
+        mu=f.mu, table=f.table, ped=f.ped[:cols].copy(), v0=f.v0, u=f.u, params=f.params, w_ch=f.w_ch,
+        a2c_ref=f.a2c_ref, c_g=f.c_g, e_g=f.e_g, kch=np.ascontiguousarray(f.kch[..., :cols]),
+        slope_mean=f.slope_mean, var_q0=np.ascontiguousarray(f.var_q0[:cols]), sd_ref=f.sd_ref,
+        tdc_gain=f.tdc_gain[:cols].copy() if f.tdc_gain.shape[0] else f.tdc_gain,
+        tdc=np.ascontiguousarray(f.tdc[:, :cols]), S=S, Rs=ra, G=G, J=cols, S_active=sa)

@@ -34,9 +34,11 @@ TANH_CLAMP = 4.783  #: argument clamp of the Pade tanh (minimizes the max error:
 
 #: the scalar parameters of :func:`analog`, in the order of its float64 vector ``p`` (see :func:`params`)
 PARAMS = ("b2", "b3", "inv_w", "beta_order", "dw", "c_acc", "a2_acc", "v_acc0", "gamma", "vdd", "vhi",
-          "t0", "t1", "tc2", "kq", "s_tdc2", "t_lsb", "ped", "w_tot")
-(_B2, _B3, _INV_W, _BETA_ORDER, _DW, _C_ACC, _A2_ACC, _V_ACC0, _GAMMA, _VDD, _VHI, _T0, _T1, _TC2, _KQ,
- _S_TDC2, _T_LSB, _PED, _W_TOT) = range(len(PARAMS))
+          "kq", "t_lsb", "ped", "w_tot")
+(_B2, _B3, _INV_W, _BETA_ORDER, _DW, _C_ACC, _A2_ACC, _V_ACC0, _GAMMA, _VDD, _VHI, _KQ,
+ _T_LSB, _PED, _W_TOT) = range(len(PARAMS))
+#: the rows of :func:`analog`'s per-column TDC array ``tdc`` (TDC_ROWS, J) float64
+TDC_ROWS = ("dvhi", "t0", "t1", "c2", "s_tdc2")
 
 
 def params(**values: float) -> np.ndarray:
@@ -278,7 +280,7 @@ def _exact_order(Y, Y0, b, kch, c2, g1, cst, dl, w_ch, beta_o, inv_2dw, inv_w, q
 
 
 @nb.njit(**_JIT)
-def analog(Y, Y0, p, w_ch, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, tdc_gain, exact_order, noisy, seed, b0,
+def analog(Y, Y0, p, w_ch, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, tdc_gain, tdc, exact_order, noisy, seed, b0,
            xsum, alpha, beta, pedj, readout, quant, clip, top, y_out, code_out, sat_out):  # pragma: no cover
     """The analog chain after the matmuls, for one chunk, and the digital readout.
 
@@ -290,7 +292,9 @@ def analog(Y, Y0, p, w_ch, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, t
     c_g, e_g (G): pulse-pair constant charge; kch (3, S, G, J) float32: the gains for V below and
     above V_ref, the near-zero term's amplitude x its width; slope_mean (S, G) and sd_ref (S, G):
     the reference column's sampling noise (a common charge, sd_ref in V); var_q0 (J, S G): each
-    channel's noise variance (V^2) x its small-signal gain^2; tdc_gain (J or 0). exact_order: the
+    channel's noise variance (V^2) x its small-signal gain^2; tdc_gain (J or 0); tdc (5, J): each
+    column's TDC setting (:data:`TDC_ROWS`: its stop threshold's offset from vhi (V), the
+    transfer t0 (s), t1 (s/V), c2 (1/V) and the stop-edge jitter variance (s^2)). exact_order: the
     accumulator's crossing-order term pair by pair at every column (:func:`_exact_order`) instead
     of to first order around the reference levels. noisy: draw the noise, J + S G unit normals per
     vector (:func:`_normals` with the call's `seed`, for blocks of 16 vectors at a time, counted from
@@ -306,7 +310,7 @@ def analog(Y, Y0, p, w_ch, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, t
     beta_o, dw = p[_BETA_ORDER], p[_DW]
     order = beta_o != 0.0
     exact = exact_order and order and G == 2
-    t_lsb, t0, t1, tc2 = p[_T_LSB], p[_T0], p[_T1], p[_TC2]
+    t_lsb = p[_T_LSB]
     inv_cacc, a2_acc, w_tot, inv_2dw = 1.0 / p[_C_ACC], p[_A2_ACC], p[_W_TOT], 1.0 / (2.0 * dw)
     # vhi - V_acc = vhi - v_acc0 - gamma (vdd - vc / SG) + xq (1 + a2 xq)
     v_hi0, gam = p[_VHI] - p[_V_ACC0] - p[_GAMMA] * p[_VDD], p[_GAMMA]
@@ -315,11 +319,13 @@ def analog(Y, Y0, p, w_ch, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, t
     for j in range(J):
         gain[j] = (tdc_gain[j] if tdc_gain.shape[0] else 1.0) / t_lsb
     inv_tl2 = 1.0 / (t_lsb * t_lsb)
-    var0 = _F(p[_S_TDC2] * inv_tl2)
+    var0 = np.empty(J, dtype=np.float32)
     vq = np.empty((SG, J), dtype=np.float32)
-    for ch in range(SG):
+    for j in range(J):
+        var0[j] = tdc[4, j] * inv_tl2
+    for ch in range(SG):  # charge -> time through each column's TDC ramp t1 / c_acc (kq = 1 / c_acc^2)
         for j in range(J):
-            vq[ch, j] = p[_KQ] * var_q0[j, ch] * inv_tl2
+            vq[ch, j] = p[_KQ] * tdc[2, j] * tdc[2, j] * var_q0[j, ch] * inv_tl2
     # per channel (of the vector at hand): from the reference column's level
     g1 = np.empty(SG, dtype=np.float32)
     c2 = np.empty(SG, dtype=np.float32)
@@ -424,8 +430,8 @@ def analog(Y, Y0, p, w_ch, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, t
             if order:  # first-order correction for channels above V_ref (they cross first)
                 q += beta_o * (np.float64(acc_raw[j]) * acc_uw[j] - w_tot * acc_qu[j]) * inv_2dw
             xq = q * inv_cacc
-            xv = vhb + xq * (1.0 + a2_acc * xq)  # vhi - V_acc
-            tb[j] = (t0 + t1 * xv * (1.0 + tc2 * xv)) * gain[j]
+            xv = vhb + tdc[0, j] + xq * (1.0 + a2_acc * xq)  # the column's vhi - V_acc
+            tb[j] = (tdc[1, j] + tdc[2, j] * xv * (1.0 + tdc[3, j] * xv)) * gain[j]
         if noisy:
             for j in range(J):
                 tb[j] += np.sqrt(var[j]) * z[j]

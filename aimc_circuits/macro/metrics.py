@@ -69,11 +69,16 @@ def compute_metrics(macro, n_chips: int | None = None, batch: int | None = None,
         "workload": {"batch": batch, "n_chips": n_chips, "seed": c.seed,
                      "x": f"uniform 0..{2**c.input_bits - 1}", "w": f"uniform -{half}..{half - 1}"},
         "chips": per_chip,
-        "calibrations": {f: {"file": m.calibration.source, "schema": m.calibration.data["schema"],
-                             "content_sha256": m.calibration.data["integrity"]["content_sha256"]}
-                         for f, m in (("row_driver", macro.row), ("cell", macro.cell), ("time_accumulator", macro.ta))},
+        "calibrations": calibrations_used(macro),
         "aidac": AIDAC,
     }
+
+
+def calibrations_used(macro) -> dict[str, dict[str, Any]]:
+    """The calibration file, schema and content hash of each block model of `macro`."""
+    return {f: {"file": m.calibration.source, "schema": m.calibration.data["schema"],
+                "content_sha256": m.calibration.data["integrity"]["content_sha256"]}
+            for f, m in (("row_driver", macro.row), ("cell", macro.cell), ("time_accumulator", macro.ta))}
 
 
 def format_metrics(m: dict[str, Any]) -> str:
