@@ -1,0 +1,55 @@
+"""Network inference through the macro vs the same network's float32 numpy inference, same batch, same run.
+
+For each workload network: the float network in float32 numpy (the baseline), and inference
+through the macro (one chip instance, noise on; the tiles are programmed once before timing, as a
+weight-stationary chip is loaded once). Each the best of 5 rounds, interleaved. Prints the ratio
+(target <= 4x) and where the macro's time goes by layer.
+"""
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from aimc_circuits import Macro, MacroConfig  # noqa: E402
+from aimc_circuits.nn import MacroNetwork, digits, load_network  # noqa: E402
+from aimc_circuits.nn.layers import MAPPED  # noqa: E402
+
+ROUNDS = 5
+
+
+def best(fn, rounds: int = ROUNDS) -> float:
+    fn()
+    ts = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return min(ts)
+
+
+def main() -> None:
+    warnings.simplefilter("ignore")
+    macro = Macro.from_config(MacroConfig(window_trim=True))
+    for name in ("mlp", "cnn"):
+        d = digits(name)
+        net = load_network(name)
+        x = d["test_x"]
+        mn = MacroNetwork(net, d["calib_x"], macro)
+        mn.forward(x[:4], "macro")  # program the tiles (once per chip)
+        for layer in net.layers:
+            if isinstance(layer, MAPPED):
+                layer.w, layer.b = layer.w.astype(np.float32), layer.b.astype(np.float32)
+        xf = x.astype(np.float32)
+        t_float = best(lambda: net.forward(xf))
+        t_macro = best(lambda: mn.forward(x, "macro", rng=np.random.default_rng(1)))
+        print(f"{name}: batch {x.shape[0]}, float32 numpy {1e3 * t_float:.2f} ms, macro {1e3 * t_macro:.1f} ms: "
+              f"ratio {t_macro / t_float:.1f} (target <= 4)")
+
+
+if __name__ == "__main__":
+    main()
