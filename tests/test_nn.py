@@ -238,3 +238,32 @@ def test_network_command_refuses_bad_options(capsys):
     with pytest.raises(SystemExit):
         main(["network", "--network", "foo"])
     assert "invalid choice: 'foo'" in capsys.readouterr().err
+
+
+def test_window_trim_on_the_reference_workload(reference_metrics):
+    """docs/macro.md: chip 0, error 2.16 -> 2.13 % FS, saturated 0.72 % -> 0."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = Macro.from_config(MacroConfig(window_trim=True, n_chips=1)).metrics()
+    assert reference_metrics["error_fs_pct"] == pytest.approx(2.158, abs=0.005)
+    assert reference_metrics["saturated_pct"] == pytest.approx(0.721, abs=0.01)
+    assert m["error_fs_pct"] == pytest.approx(2.130, abs=0.005)
+    assert m["saturated_pct"] < 0.01
+
+
+def test_a_layer_can_use_another_output_range(macro):
+    """fc2 of the MLP at 0.5 x i0 (1.40x codes per volt) against 2 x i0 (0.86x): its quantization
+    share shrinks, so its error on chip 0 is lower; an unknown layer or current is refused."""
+    d = digits("mlp")
+    err = {}
+    for cur in (0.5, 2.0):
+        mn = MacroNetwork(load_network("mlp"), d["calib_x"], macro, tdc_current={"fc2": cur})
+        x = mn.mapped[2].layer.patches(np.maximum(mn.net.layers[0].forward(d["test_x"]), 0))
+        exact = mn.mapped[2].product(x, "int8")
+        est = mn.mapped[2].product(x, "macro", macro, 0, np.random.default_rng(0))
+        err[cur] = np.sqrt(np.mean((est - exact) ** 2)) / np.sqrt(np.mean(exact**2))
+    assert err[0.5] < err[2.0]
+    with pytest.raises(ParameterError, match="layer 'fc9'.*mapped layers"):
+        MacroNetwork(load_network("mlp"), d["calib_x"], macro, tdc_current={"fc9": 0.5})
+    with pytest.raises(ParameterError, match="tdc_current=3.0; characterized"):
+        MacroNetwork(load_network("mlp"), d["calib_x"], macro, tdc_current={"fc2": 3.0})

@@ -158,9 +158,11 @@ class Macro:
         """The same chip instance with another set of modeled effects."""
         return self._with(self.config.replace(nonidealities=ni), self.chip.seed)
 
-    def with_chip(self, seed: int) -> "Macro":
-        """Another chip instance (mismatch draw `seed`) of the same design."""
-        return self._with(self.config.replace(seed=seed), seed)
+    def with_chip(self, seed: int, tdc_current: float | None = None) -> "Macro":
+        """Another chip instance (mismatch draw `seed`) of the same design (at another TDC
+        charge-up current when given: a per-layer output range)."""
+        changes = {"seed": seed} if tdc_current is None else {"seed": seed, "tdc_current": tdc_current}
+        return self._with(self.config.replace(**changes), seed)
 
     def _check_calibrations(self) -> None:
         c, cd, td = self.config, self.cell.design, self.ta.design
@@ -289,7 +291,7 @@ class Macro:
         return make(vhi)
 
     def _design_trim(self) -> tuple[float, float]:
-        key = self.ni
+        key = (self.ni, self.config.tdc_current)  # the nominal chip's readout at this TDC setting
         if key not in self._trims:
             nominal = self if self.chip.seed is None else self._with(self.config, None)
             self._trims[key] = design_trim(

@@ -73,9 +73,12 @@ class NetworkReport:
 
 class MacroNetwork:
     """`net` quantized from `calib_x` (calibration samples, e.g. training data; never the test
-    data) and mapped on tiles of `macro` (default: the reference macro)."""
+    data) and mapped on tiles of `macro` (default: the reference macro with the window trim on).
+    replicate: store small tiles as copies (see :mod:`.mapping`); tdc_current: {layer name: TDC
+    charge-up current} for layers whose tiles use another output range."""
 
-    def __init__(self, net: Network, calib_x: np.ndarray, macro: Any = None, seed: int = 0, replicate: bool = True):
+    def __init__(self, net: Network, calib_x: np.ndarray, macro: Any = None, seed: int = 0, replicate: bool = True,
+                 tdc_current: dict[str, float] | None = None):
         if macro is None:
             from ..macro import Macro, MacroConfig
 
@@ -90,6 +93,14 @@ class MacroNetwork:
             if isinstance(layer, MAPPED):
                 self.mapped[i] = quantize_layer(layer, inputs[i], macro.config.input_bits, seed, index=len(self.mapped))
                 self.mapped[i].replicate = replicate
+        names = {ml.name for ml in self.mapped.values()}
+        for name, current in (tdc_current or {}).items():  # per-layer output range
+            if name not in names:
+                raise ParameterError(f"tdc_current for layer {name!r}: {net.name} has mapped layers {sorted(names)}")
+            macro.ta.tdc_transfer(current, macro.ta.design.vhi)  # refuses a current that was not characterized
+            for ml in self.mapped.values():
+                if ml.name == name:
+                    ml.tdc_current = current
 
     def forward(self, x: np.ndarray, backend: str = "macro", chip: int = 0, rng: np.random.Generator | None = None,
                 trace: Callable[[int, np.ndarray], None] | None = None) -> np.ndarray:

@@ -51,6 +51,7 @@ class MappedLayer:
     calib_codes: np.ndarray  #: (n, K) calibration input codes (both passes' parts) for the tile trims
     index: int = 0  #: the layer's place among the mapped layers (its tiles' chip seeds)
     replicate: bool = True  #: store copies of a small tile's rows (:meth:`replicas`) and columns (averaged)
+    tdc_current: float | None = None  #: the layer's output range: TDC charge-up current of its tiles (None: the macro's)
     input_clipped: int = 0  #: inputs above the top code seen so far (they saturate at it)
     tiles: dict = field(default_factory=dict, repr=False)
 
@@ -112,7 +113,7 @@ class MappedLayer:
 
     def tiles_for(self, macro: Any, chip: int) -> dict:
         """{(r0, r1): [((c0, c1), ProgrammedMacro)]} of chip instance `chip` (made once)."""
-        key = (id(macro), chip)
+        key = (id(macro), chip, self.tdc_current, self.replicate)
         if key not in self.tiles:
             c = macro.config
             K, N = self.w_q.shape
@@ -123,7 +124,7 @@ class MappedLayer:
                 tiles[(r0, r1)] = []
                 rep = self.replicas(macro, r0, r1)
                 for c0, c1 in cols:  # every tile its own chip: seed from the instance and the tile
-                    m = macro.with_chip(100_003 * chip + 1009 * self.index + t)
+                    m = macro.with_chip(100_003 * chip + 1009 * self.index + t, self.tdc_current)
                     copies = max(1, c.n_outputs // (c1 - c0)) if self.replicate else 1  # averaged digitally
                     tile = m.program(np.tile(self.w_q[r0:r1, c0:c1], (rep, copies)),
                                      trim_x=np.tile(self.calib_codes[:, r0:r1], rep))
