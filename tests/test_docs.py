@@ -9,10 +9,14 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+#: notebooks whose fast-profile characterization takes minutes of SPICE from an empty cache: run
+#: with the slow tests (make test-slow), so that make test stays near 10 minutes
+SLOW_NOTEBOOKS = {"02_row_driver.ipynb", "03_time_accumulator.ipynb"}
+NOTEBOOKS = [pytest.param(p, id=p.name, marks=[pytest.mark.slow] if p.name in SLOW_NOTEBOOKS else [])
+             for p in sorted((ROOT / "notebooks").glob("*.ipynb"))]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS)
 def test_notebook_runs(path, fresh_cache, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
