@@ -43,6 +43,7 @@ class BlockVariant:
     characterize: str  #: "module:function" (profile, progress) -> calibration content
     design_class: str
     spot_check: str = "spot_check:spot_check"  #: "module:function" (model) -> blocks.spot.SpotCheck
+    area: str = "area:area_parts"  #: "module:function" (design) -> {unit: [parts]} (:mod:`aimc_circuits.area`)
     package_name: str | None = None  #: the variant's Python package (None: aimc_circuits.blocks.<family>.<name>)
 
     @property
@@ -74,6 +75,10 @@ class BlockVariant:
     def spot_check_function(self) -> Callable[[Any], Any]:
         """model -> :class:`aimc_circuits.blocks.spot.SpotCheck` (fresh SPICE points; needs ngspice)."""
         return self._load(self.spot_check)
+
+    def area_parts_function(self) -> Callable[[Any], dict[str, list]]:
+        """design -> {unit: [area parts]} (:mod:`aimc_circuits.area`)."""
+        return self._load(self.area)
 
     def netlist_path(self) -> Path:
         return netlist_path(self.netlist)

@@ -422,6 +422,12 @@ class Macro:
 
         return compute_metrics(self, n_chips=n_chips, batch=batch, progress=progress)
 
+    def area(self) -> dict[str, Any]:
+        """Estimated silicon area (mm^2) by block and per part (:func:`.area.macro_area`)."""
+        from .area import macro_area
+
+        return macro_area(self.config, self.cell, self.row, self.ta)
+
     def full_scale(self) -> float:
         """Range of x @ w the output codes represent: 2^output_bits codes x the readout's LSB."""
         c = self.config
