@@ -10,10 +10,12 @@ and the ratios (DESIGN target: vmm <= 1.5 x the model's matmuls, i.e. <= 3 x one
 plus evaluated MACs/s. Then where the time goes, in units of the plain matmul: the noise (vmm
 minus vmm with noise off), then macro.vmm with noise off again with the compiled stages stubbed
 out one after another (the channel pass, then the row levels); what is left is the model's
-matmuls as the evaluator runs them (in chunks, a thread per core).
+matmuls as the evaluator runs them (in chunks, a thread per core). Last, the ratio's median and
+spread over 10 independent runs, with the load average before and after.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -72,6 +74,20 @@ def main() -> None:
     print(f"ratio vmm / plain matmul: {t_vmm / t_mm:.2f} (target <= 3.0; peer simulator ~2.9)")
     print(f"evaluated MACs/s: {macs / t_vmm:.3e} (plain matmul {macs / t_mm:.3e})")
     breakdown(lambda: macro.vmm(x, w), t_vmm, t_quiet, t_mm)
+    spread(xf, wf, lambda: macro.vmm(x, w, rng=np.random.default_rng(1)))
+
+
+def spread(xf, wf, vmm, runs: int = 10) -> None:
+    """The ratio vmm / plain matmul over `runs` independent measurements (each the best of 2 rounds
+    x 3), with the machine's load average before and after."""
+    load0 = os.getloadavg()
+    ratios = []
+    for _ in range(runs):
+        t_mm, t_vmm = bests([lambda: xf @ wf, vmm], repeats=3, rounds=2)
+        ratios.append(t_vmm / t_mm)
+    r = np.array(ratios)
+    print(f"ratio over {runs} runs: median {np.median(r):.2f}, min {r.min():.2f}, max {r.max():.2f} "
+          f"(load average {load0[0]:.2f} before, {os.getloadavg()[0]:.2f} after, {os.cpu_count()} cores)")
 
 
 def breakdown(vmm, t_vmm: float, t_quiet: float, t_mm: float) -> None:

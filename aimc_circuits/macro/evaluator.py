@@ -76,7 +76,7 @@ from .fold import Folded, fold
 from .interfaces import PROTOCOLS
 from .parallel import ChunkRunner, has_avx512
 from .result import EvalResult
-from .fold import restrict
+from .fold import restrict, with_thresholds
 from .trim import Readout, column_trim, design_trim, trim_batch, window_thresholds
 
 if TYPE_CHECKING:
@@ -274,21 +274,15 @@ class Macro:
         (rows, cols) if given; with ``config.window_trim``, each column's TDC stop threshold set to
         centre the continuous codes of the trim batch x (place(x): as the pass reads it)."""
         c = self.config
-
-        def make(vhi: Any) -> Folded:
-            if tile is not None and vhi is not None:  # the tile's columns; the others at the design's
-                full = np.full(c.n_outputs, self.ta.design.vhi)
-                full[:tile[1]] = vhi
-                vhi = full
-            f = fold(c, self.row, self.cell, self.ta, self.chip, w_ob, vhi=vhi)
-            return f if tile is None else restrict(f, *tile)
-
+        f = fold(c, self.row, self.cell, self.ta, self.chip, w_ob)
+        if tile is not None:
+            f = restrict(f, *tile)
         if not (c.window_trim and self.ni.any_on):
-            return make(None)
+            return f
         xp = x if place is None else place(x)
-        vhi = window_thresholds(lambda v: self._continuous_code(xp, make(v)), self.ta.design.vhi,
-                                self.ta.threshold_range(c.tdc_current), 2**c.output_bits)
-        return make(vhi)
+        vhi = window_thresholds(lambda v: self._continuous_code(xp, with_thresholds(f, c, self.ta, self.chip, v)),
+                                self.ta.design.vhi, self.ta.threshold_range(c.tdc_current), 2**c.output_bits)
+        return with_thresholds(f, c, self.ta, self.chip, vhi)
 
     def _design_trim(self) -> tuple[float, float]:
         key = (self.ni, self.config.tdc_current)  # the nominal chip's readout at this TDC setting

@@ -9,7 +9,7 @@ of the matmul output gives d_ref = vdd - V_ref), plus the constants W0 (see :mod
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ import numpy as np
 from . import kernel
 from .config import MacroConfig
 
-__all__ = ["Folded", "fold", "restrict", "reference_word", "pedestal"]
+__all__ = ["Folded", "fold", "restrict", "with_thresholds", "reference_word", "pedestal"]
 
 
 @dataclass(frozen=True)
@@ -75,10 +75,7 @@ def fold(config: MacroConfig, row: Any, cell: Any, ta: Any, chip: Any, w_ob: np.
     c, ni = config, config.nonidealities
     R, J, G, S, Rs = c.n_inputs, c.n_outputs, c.groups, c.n_sub, c.rows_per_subarray
     words = np.concatenate([w_ob, np.full((R, 1), reference_word(c))], axis=1)  # (R, J+1)
-    tf = ta.fold(S, J, G, c.bits_per_group, chip.ta, nonlinearity=ni.vtc_nonlinearity,
-                 group_weight_error=ni.group_weight_error, acc_tdc_nonlinearity=ni.acc_tdc_nonlinearity,
-                 vtc_noise=ni.vtc_noise, tdc_noise=ni.tdc_noise, input_load=ni.vtc_input_load,
-                 tdc_current=c.tdc_current, vhi=vhi)
+    tf = _ta_fold(c, ta, chip, vhi)
     cf = cell.fold(words, chip.cell, Rs, c.bits_per_group, G, parasitics=ni.cell_parasitics,
                    injection=ni.cell_injection, temperature_c=c.temperature_c,
                    data_load_f=tf.c_in if ni.vtc_input_load else None)
@@ -131,9 +128,29 @@ def fold(config: MacroConfig, row: Any, cell: Any, ta: Any, chip: Any, w_ob: np.
         var_q0=(slope0**2 * np.transpose(var_v[:, :J, :], (0, 2, 1))).reshape(S * G, J).T.copy(),
         sd_ref=np.sqrt(var_v[:, J, :]),
         tdc_gain=tf.tdc_gain if tf.tdc_gain is not None else np.zeros(0),
-        tdc=np.ascontiguousarray(np.stack([tf.dvhi, tf.t0, tf.t1, tf.tdc_c2, np.broadcast_to(tf.tdc_sigma_s, (J,)) ** 2]),
-                                 dtype=np.float64),
-        S=S, Rs=Rs, G=G, J=J)
+        tdc=_tdc_rows(tf, J), S=S, Rs=Rs, G=G, J=J)
+
+
+def _ta_fold(c: MacroConfig, ta: Any, chip: Any, vhi: Any) -> Any:
+    ni = c.nonidealities
+    return ta.fold(c.n_sub, c.n_outputs, c.groups, c.bits_per_group, chip.ta, nonlinearity=ni.vtc_nonlinearity,
+                   group_weight_error=ni.group_weight_error, acc_tdc_nonlinearity=ni.acc_tdc_nonlinearity,
+                   vtc_noise=ni.vtc_noise, tdc_noise=ni.tdc_noise, input_load=ni.vtc_input_load,
+                   tdc_current=c.tdc_current, vhi=vhi)
+
+
+def _tdc_rows(tf: Any, J: int) -> np.ndarray:
+    return np.ascontiguousarray(np.stack([tf.dvhi, tf.t0, tf.t1, tf.tdc_c2, np.broadcast_to(tf.tdc_sigma_s, (J,)) ** 2]),
+                                dtype=np.float64)
+
+
+def with_thresholds(f: Folded, config: MacroConfig, ta: Any, chip: Any, vhi: Any) -> Folded:
+    """`f` (whole or restricted to its first f.J columns) with the TDC stop thresholds vhi (V, one
+    per column of f, or one for all): only the TDC rows change, nothing else is folded again."""
+    J = config.n_outputs
+    full = np.full(J, float(ta.design.vhi))
+    full[:f.J] = vhi
+    return replace(f, tdc=np.ascontiguousarray(_tdc_rows(_ta_fold(config, ta, chip, full), J)[:, :f.J]))
 
 
 def restrict(f: Folded, rows: int, cols: int) -> Folded:
