@@ -64,9 +64,10 @@ def compute_metrics(macro, n_chips: int | None = None, batch: int | None = None,
         "energy_per_vmm_pj": e_tot * 1e12,
         "energy_breakdown_pj": {k: v * 1e12 for k, v in energy.items() if k != "total"},
         "tops_per_watt": ops / e_tot / 1e12,
-        "area_mm2": {k: v for k, v in area.items() if k != "parts_um2"},
+        "area_mm2": {k: v for k, v in area.items() if k not in ("parts_um2", "missing")},
         "area_parts_um2": area["parts_um2"],
-        "tops_per_mm2": ops / (t["cycle_ns"] * 1e-9) / 1e12 / area["total"],
+        "tops_per_mm2": None if area["total"] is None else ops / (t["cycle_ns"] * 1e-9) / 1e12 / area["total"],
+        **({"area_missing": area["missing"]} if "missing" in area else {}),
         "error_fs_pct": per_chip[0]["error_fs_pct"], "error_sig_pct": per_chip[0]["error_sig_pct"],
         "error_fs_pct_chips": spread("error_fs_pct"), "error_sig_pct_chips": spread("error_sig_pct"),
         "saturated_pct": per_chip[0]["saturated_pct"],
@@ -113,9 +114,10 @@ def format_metrics(m: dict[str, Any]) -> str:
         "",
         f"energy per VMM: {m['energy_per_vmm_pj']:.0f} pJ = "
         + " + ".join(f"{k.replace('_', ' ')} {v:.0f}" for k, v in br.items()),
-        f"area (estimated from the netlists' devices, no layout): {m['area_mm2']['total']:.1f} mm^2 = "
-        + " + ".join(f"{k.replace('_', ' ')} {v:.2f}" for k, v in m["area_mm2"].items() if k != "total")
-        + f"; {m['tops_per_mm2']:.3f} TOPS/mm^2",
+        (f"area (estimated from the netlists' devices, no layout): {m['area_mm2']['total']:.1f} mm^2 = "
+         + " + ".join(f"{k.replace('_', ' ')} {v:.2f}" for k, v in m["area_mm2"].items() if k != "total")
+         + f"; {m['tops_per_mm2']:.3f} TOPS/mm^2") if m["tops_per_mm2"] is not None else
+        "area: not estimated: " + "; ".join(m.get("area_missing", [])),
         f"ops per VMM: {m['ops_per_vmm']} (2 x n_inputs x n_outputs); TOPS = ops / cycle time "
         f"({'pipelined' if c['pipelined'] else 'not pipelined'})",
         "AiDAC figures are its published headline in its own process; ours are sky130, so TOPS/W is not comparable "
