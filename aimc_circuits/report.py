@@ -111,7 +111,10 @@ def write_report(out_dir: Path | str, macro: Macro | None = None, n_chips: int =
                     ["computing error (% of full scale), chip 0", f"{m['error_fs_pct']:.3f}", a["error_pct"]],
                     ["computing error (% FS), mean +- std over chips",
                      f"{m['error_fs_pct_chips']['mean']:.3f} +- {m['error_fs_pct_chips']['std']:.3f}", ""],
-                    ["computing error (% of signal RMS)", f"{m['error_sig_pct']:.2f}", ""]]
+                    ["computing error (% of signal RMS)", f"{m['error_sig_pct']:.2f}", ""],
+                    ["area (mm^2, estimated from the netlists' devices)",
+                     "not estimated" if m["tops_per_mm2"] is None else f"{m['area_mm2']['total']:.1f}", ""],
+                    ["TOPS/mm^2", "" if m["tops_per_mm2"] is None else f"{m['tops_per_mm2']:.3f}", ""]]
     budget_rows = [[n, f"{v['pct_signal']:.2f}", f"{v['pct_fs']:.3f}"]
                    for n, v in sorted(budget.items(), key=lambda kv: -kv[1]["pct_signal"])]
     cal_rows = []
