@@ -79,10 +79,12 @@ class MappedLayer:
         tiles = self.tiles_for(macro, chip)
         out = np.zeros((x.shape[0], self.w_q.shape[1]))
         for (r0, r1), row in tiles.items():
-            for (c0, c1), tile, rep in row:
+            rep = row[0][2]  # the row tile's copies: the same in each of its column tiles
+            driven = [(np.tile(xc[:, r0:r1], rep), sign) for xc, sign in parts]  # each input on all its copies
+            for (c0, c1), tile, _ in row:
                 copies = tile.cols // (c1 - c0)
-                for xc, sign in parts:
-                    y = tile.vmm(np.tile(xc[:, r0:r1], rep), rng).reshape(x.shape[0], copies, c1 - c0)
+                for xr, sign in driven:
+                    y = tile.vmm(xr, rng).reshape(x.shape[0], copies, c1 - c0)
                     out[:, c0:c1] += (sign / rep) * y.mean(1)
         return out
 
