@@ -196,6 +196,8 @@ def test_bad_layers_and_inputs_are_refused_by_name(macro):
         mn.forward(d["test_x"][:2], "gpu")
     with pytest.raises(ParameterError, match=r"input of shape \(63,\)"):
         mn.forward(rng.normal(size=(2, 63)), "int8")
+    with pytest.raises(ParameterError, match="NaN or inf"):
+        mn.forward(np.full((2, 64), np.nan), "macro")
     with pytest.raises(ParameterError, match="network 'resnet'"):
         digits("resnet")
     with pytest.raises(ParameterError, match=r"w must have shape \(k, m\)"):

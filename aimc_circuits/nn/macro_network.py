@@ -111,6 +111,8 @@ class MacroNetwork:
         x = np.asarray(x, dtype=np.float64)
         if x.shape[1:] != tuple(self.net.input_shape):
             raise ParameterError(f"input of shape {x.shape[1:]}; {self.net.name} takes {self.net.input_shape}")
+        if not np.all(np.isfinite(x)):
+            raise ParameterError(f"input contains NaN or inf; {self.net.name} takes finite values")
         for i, layer in enumerate(self.net.layers):
             ml = self.mapped.get(i)
             if ml is None:
