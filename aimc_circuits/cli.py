@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -66,8 +67,27 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+SCHEDULER_HELP = ("Dask scheduler address (tcp://host:port): run the SPICE sweeps on that cluster, each "
+                  "simulation in its own process (default: $AIMC_SCHEDULER, else local processes)")
+
+
+def _use_scheduler(args: argparse.Namespace) -> None:
+    """--scheduler (or $AIMC_SCHEDULER): every sweep of this run goes to that Dask cluster;
+    connected here, so a wrong address fails before any work."""
+    from .spice.cluster import SCHEDULER_ENV, cluster_pool, scheduler_address
+
+    address = scheduler_address(args.scheduler)
+    if address:
+        os.environ[SCHEDULER_ENV] = address
+        pool = cluster_pool(address)
+        if not args.quiet:
+            print(f"sweeps on the Dask cluster at {address} ({pool.slots} worker threads)", file=sys.stderr)
+
+
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from .calibrate import calibrate
+
+    _use_scheduler(args)
 
     for path in calibrate(args.block, args.profile, Path(args.out) if args.out else None, progress=not args.quiet):
         cal = json.loads(path.read_text())
@@ -178,9 +198,23 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if subs < 1:
         raise AimcError(f"--sub-arrays={subs} must be an integer >= 1")
     cfg = cfg.replace(rows_per_subarray=rows, n_inputs=subs * rows, n_outputs=args.columns)
+    _use_scheduler(args)
     say = _progress("validate", args)
     r = validate(cfg, vectors=args.vectors, seed=args.seed, corner=args.corner, workers=args.workers, progress=say)
     print(json.dumps(r, indent=2) if args.json else "\n".join(summary_lines(r)))
+    return 0
+
+
+def _cmd_explore(args: argparse.Namespace) -> int:
+    """Design-space exploration: metrics of every point of a space file, a table and Pareto plots."""
+    from .explore import Space, explore, summary_lines
+
+    space = Space.load(args.space)
+    _use_scheduler(args)
+    rows = explore(space, Path(args.out), progress=_progress("explore", args))
+    print(json.dumps(rows, indent=1) if args.json else "\n".join(summary_lines(rows)))
+    if not args.json:
+        print(f"table: {Path(args.out) / 'explore.csv'} (and .json); plots: {Path(args.out)}/pareto_*.png")
     return 0
 
 
@@ -239,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
                         "family/variant (see `aimc variants`)")
     c.add_argument("--profile", default="fast", help="fast (default; CI-friendly) or full (all corners, more Monte Carlo)")
     c.add_argument("--out", help="output directory (default: calibration/)")
+    c.add_argument("--scheduler", help=SCHEDULER_HELP)
     c.add_argument("--quiet", action="store_true", help="no progress output")
     c.set_defaults(func=_cmd_calibrate)
     m = sub.add_parser("metrics", help="the macro's TOPS, TOPS/W, latency, energy and computing error",
@@ -270,10 +305,24 @@ def main(argv: list[str] | None = None) -> int:
     va.add_argument("--vectors", type=int, default=5, help="held-out random vectors (default 5)")
     va.add_argument("--seed", type=int, default=2718, help="seed of the vectors and weights (default 2718)")
     va.add_argument("--corner", default="tt", help="process corner (default tt; mismatch corners not yet)")
-    va.add_argument("--workers", type=int, help="SPICE processes (default: one per core)")
+    va.add_argument("--workers", type=int, help="SPICE processes (default: one per core, or the cluster's threads)")
+    va.add_argument("--scheduler", help=SCHEDULER_HELP)
     va.add_argument("--json", action="store_true", help="the whole report, per-vector values included")
     va.add_argument("--quiet", action="store_true", help="no progress output")
     va.set_defaults(func=_cmd_validate)
+    ex = sub.add_parser("explore", help="sweep macro fields and block design parameters: metrics table, Pareto plots",
+                        description="Evaluate every point of a design space (a TOML file: [base] and [macro] "
+                                    "MacroConfig fields, [blocks.<family>] design parameters, [settings] profile; "
+                                    "see configs/explore_example.toml). Blocks whose parameters change are "
+                                    "re-characterized in SPICE (cached); each point's metrics are saved as they "
+                                    "finish, so a rerun resumes. Writes explore.csv, explore.json and "
+                                    "pareto_*.png (TOPS/W and TOPS/mm2 vs error) to --out.")
+    ex.add_argument("space", help="the design-space TOML file")
+    ex.add_argument("--out", default="explore", help="output directory (default: ./explore)")
+    ex.add_argument("--scheduler", help=SCHEDULER_HELP)
+    ex.add_argument("--json", action="store_true", help="print the rows as JSON")
+    ex.add_argument("--quiet", action="store_true", help="no progress output")
+    ex.set_defaults(func=_cmd_explore)
     nw = sub.add_parser("network", help="a trained network on the macro: accuracy and energy per inference",
                         description="Quantize a shipped workload network (an MLP and a small CNN on scikit-learn's "
                                     "bundled digits) to 8-bit inputs and int8 weights from training images, map "

@@ -126,16 +126,21 @@ def test_grid_expansion_and_empty_inputs():
         run_sweep(InverterDelay())
 
 
-def test_any_executor_can_run_the_batches(fresh_cache):
-    """The hook used for a Dask cluster (Client.get_executor()): here a thread pool running
-    batches in this process. The caller's working directory is left alone."""
+@pytest.mark.parametrize("isolate", [True, False])
+def test_any_executor_can_run_the_batches(fresh_cache, isolate):
+    """The hook a Dask cluster uses: any concurrent.futures executor. Isolated (the default),
+    the executor's task starts a worker process per batch; isolate=False simulates in the
+    executor's own thread, here this process. Same numbers either way; the caller's working
+    directory is left alone."""
     from concurrent.futures import ThreadPoolExecutor
 
     cwd = os.getcwd()
     with ThreadPoolExecutor(1) as ex:
-        res = run_sweep(DiodeFet(), grid={"ib": [1e-6, 1e-5]}, executor=ex)
+        res = run_sweep(DiodeFet(), grid={"ib": [1e-6, 1e-5]}, executor=ex, isolate=isolate, cache=False)
     assert os.getcwd() == cwd and res.n_simulated == 2 and not res.failed
     assert res.records[0].measures["vgs"] < res.records[1].measures["vgs"]
+    local = run_sweep(DiodeFet(), grid={"ib": [1e-6, 1e-5]}, cache=False)
+    assert [r.measures["vgs"] for r in res.records] == [r.measures["vgs"] for r in local.records]
 
 
 def test_testbench_in_main_is_a_clear_error(fresh_cache, monkeypatch):
@@ -143,8 +148,10 @@ def test_testbench_in_main_is_a_clear_error(fresh_cache, monkeypatch):
         pass
 
     monkeypatch.setattr(Local, "__module__", "__main__")
-    with pytest.raises(ParameterError, match="defined in __main__.*executor=ThreadPoolExecutor"):
+    with pytest.raises(ParameterError, match="defined in __main__.*isolate=False.*ThreadPoolExecutor"):
         run_sweep(Local(), grid={"ib": [1e-6]})
+    with pytest.raises(ParameterError, match="isolate=False.*executor=ThreadPoolExecutor"):
+        run_sweep(DiodeFet(), grid={"ib": [1e-6]}, isolate=False)
 
 
 def test_killing_the_driver_takes_its_workers_down(fresh_cache):

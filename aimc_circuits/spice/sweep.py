@@ -4,8 +4,8 @@
   loads the sky130 models once; inside it each point only sends ``alterparam``/``alter``,
   ``setseed``, ``reset`` and ``option temp`` before its analysis.
 * Batches run in local worker processes (``python -m aimc_circuits.spice.worker``, one
-  ngspice each, ``num_threads`` chosen so workers x threads = cores), or on any ``concurrent.futures.Executor`` given
-  (e.g. ``dask.distributed.Client(addr).get_executor()``, with a shared cache directory).
+  ngspice each, ``num_threads`` chosen so workers x threads = cores), or through any ``concurrent.futures.Executor``
+  given, e.g. a Dask cluster's (:mod:`.cluster`, ``$AIMC_SCHEDULER``), each batch still in its own process.
 * Every finished point is written to the content-addressed cache by the worker itself,
   atomically, before the next point starts: a killed sweep resumes where it stopped.
 * A point whose analysis fails (no convergence, timestep too small) is recorded with
@@ -266,21 +266,34 @@ def _run_in_subprocess(args: tuple, run_root: Path, num_threads: int) -> list[di
 def run_sweep(tb: Testbench, grid: Mapping[str, Any] | None = None, points: Sequence[Mapping[str, Any]] | None = None,
               *, workers: int | None = None, cache: bool = True, cache_root: Path | None = None,
               max_points_per_batch: int | None = None, split_min: int = 8, retry_failed: bool = False,
-              executor: Executor | None = None, progress: bool = False) -> SweepResult:
+              executor: Executor | None = None, isolate: bool = True, progress: bool = False) -> SweepResult:
     """Simulate `tb` at every point of `grid` (cartesian) and/or the explicit `points`.
 
-    workers: local processes (default: all cores). cache: reuse and store finished points
-    (in `cache_root`, default ``<user cache>/sweeps/<tb.name>``). max_points_per_batch: cap
-    on points per model load (1 = one load per point). split_min: a batch is split over
-    idle workers only if each part keeps at least this many points. retry_failed: re-run
-    points whose cached record is a failure. executor: run batches there instead.
+    workers: batches run at once (default: all cores, or the cluster's worker threads).
+    cache: reuse and store finished points (in `cache_root`, default
+    ``<user cache>/sweeps/<tb.name>``). max_points_per_batch: cap on points per model load (1 =
+    one load per point). split_min: a batch is split over idle workers only if each part keeps
+    at least this many points. retry_failed: re-run points whose cached record is a failure.
+    executor: submit the batches there (any ``concurrent.futures.Executor``); default: the Dask
+    cluster named by ``$AIMC_SCHEDULER`` (:mod:`.cluster`) if set, else local threads.
+    isolate: each batch in its own worker process, started by the task that runs it (default);
+    False runs the batches inside the executor's own threads (a testbench defined in
+    ``__main__``; never two ngspice runs at once in one process: use a single-thread executor).
     """
     t_start = time.perf_counter()
-    if executor is None and type(tb).__module__ == "__main__":
+    if isolate and type(tb).__module__ == "__main__":
         raise ParameterError(
             f"testbench class {type(tb).__name__} is defined in __main__, which sweep worker processes "
-            f"cannot import; move it into an importable module, or pass executor=ThreadPoolExecutor(1) "
-            f"to simulate in this process")
+            f"cannot import; move it into an importable module, or pass isolate=False with "
+            f"executor=ThreadPoolExecutor(1) to simulate in this process")
+    if executor is None:
+        from .cluster import cluster_pool, scheduler_address
+
+        address = scheduler_address()
+        executor = cluster_pool(address) if address else None
+    if executor is None and not isolate:
+        raise ParameterError("isolate=False runs the batches in an executor's threads; pass executor="
+                             "ThreadPoolExecutor(1) (one ngspice run at a time in this process)")
     raw = (expand_grid(grid) if grid else []) + [dict(p) for p in (points or [])]
     if not raw:
         raise ParameterError("a sweep needs a grid or a list of points (got neither)")
@@ -300,11 +313,13 @@ def run_sweep(tb: Testbench, grid: Mapping[str, Any] | None = None, points: Sequ
         elif it.key not in queued:  # identical points are simulated once
             queued.add(it.key)
             todo.append((deck, it))
-    n_workers = max(1, workers or os.cpu_count() or 1)
+    n_workers = max(1, workers or getattr(executor, "slots", 0) or os.cpu_count() or 1)
     batches = _batches(todo, n_workers, max_points_per_batch, split_min) if todo else []
     if batches:
         active = min(n_workers, len(batches))
-        threads = max(1, (os.cpu_count() or 1) // active)
+        # ngspice threads per simulation: share this machine's cores locally; one on a cluster
+        # (its worker threads are its concurrency)
+        threads = max(1, (os.cpu_count() or 1) // active) if executor is None else 1
         run_root = (root / "runs") if store else cache_dir() / "runs"
         clean_stale_jobs(run_root)
         own = executor is None
@@ -313,7 +328,7 @@ def run_sweep(tb: Testbench, grid: Mapping[str, Any] | None = None, points: Sequ
             futures = {}
             for deck, items in batches:
                 args = (tb, deck, items, str(root) if store else None, str(run_root), threads)
-                fut = (pool.submit(_run_in_subprocess, args, run_root, threads) if own
+                fut = (pool.submit(_run_in_subprocess, args, run_root, threads) if isolate
                        else pool.submit(_run_batch, *args))
                 futures[fut] = items
             done_pts = 0
