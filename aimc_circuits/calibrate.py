@@ -4,7 +4,9 @@ from __future__ import annotations
 import platform
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,12 +18,21 @@ __all__ = ["PROFILES", "calibrate"]
 PROFILES = ("fast", "full")
 
 
-def calibrate(block: str, profile: str = "fast", out_dir: Path | None = None, progress: bool = False) -> list[Path]:
+def calibrate(block: str, profile: str = "fast", out_dir: Path | None = None, progress: bool = False,
+              design: Any = None) -> list[Path]:
     """Characterize `block` (``all``, a family for its reference variant, or ``family/variant``)
     with `profile`, seal and check its calibration (:class:`aimc_circuits.calibration_file.Calibration`)
-    and write it atomically to ``<out_dir or calibration/>/<family>/<variant>.json``. Returns the
-    written paths."""
+    and write it atomically to ``<out_dir or calibration/>/<family>/<variant>.json``. `design`: an
+    instance of the variant's design class in place of its default (one variant only; used by
+    ``aimc explore``). Returns the written paths."""
     variants = parse_block(block)
+    if design is not None:
+        if len(variants) != 1 or not isinstance(design, variants[0].design()):
+            raise ParameterError(f"design= needs exactly one variant and an instance of its design class; got "
+                                 f"{len(variants)} variant(s) and {type(design).__name__}")
+        if out_dir is None:
+            raise ParameterError("a calibration of a changed design needs --out: the shipped calibration/ "
+                                 "holds the reference designs")
     if profile not in PROFILES:
         raise ParameterError(f"unknown profile {profile!r}; allowed: {', '.join(PROFILES)}")
     if out_dir is not None:
@@ -39,9 +50,11 @@ def calibrate(block: str, profile: str = "fast", out_dir: Path | None = None, pr
         if progress:
             print(f"calibrating {v.id} ({profile} profile; block {i + 1}/{len(variants)}): SPICE sweeps, then the "
                   f"fits", file=sys.stderr, flush=True)
-        content = v.characterize_function()(profile=profile, progress=progress)
+        kw = {"design": design} if design is not None else {}
+        content = v.characterize_function()(profile=profile, progress=progress, **kw)
+        changed = "" if design is None else f" (design: {_design_changes(design)})"
         content["provenance"].update(
-            command=f"aimc calibrate --block {v.id} --profile {profile}",
+            command=f"aimc calibrate --block {v.id} --profile {profile}{changed}",
             generated_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             wall_s=round(time.perf_counter() - t0, 1), python=platform.python_version(),
             numpy=np.__version__, lmfit=__import__("lmfit").__version__)
@@ -51,3 +64,10 @@ def calibrate(block: str, profile: str = "fast", out_dir: Path | None = None, pr
             print(f"wrote {path} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
         written.append(path)
     return written
+
+
+def _design_changes(design: Any) -> str:
+    """'name=value, ...' of the fields that differ from the design class's defaults."""
+    default = type(design)()
+    return ", ".join(f"{f.name}={getattr(design, f.name)!r}" for f in fields(design)
+                     if getattr(design, f.name) != getattr(default, f.name)) or "defaults"
