@@ -41,8 +41,8 @@ def test_config_file_that_is_a_directory_or_not_text(tmp_path):
 
 
 @pytest.mark.parametrize("kw, match", [
-    ({"rows_per_subarray": 1024}, r"rows_per_subarray=1024: the cell model was fitted on columns of 4\.\.32 rows"),
-    ({"n_inputs": 8, "rows_per_subarray": 1}, r"rows_per_subarray=1: the cell model was fitted on columns of 4\.\.32"),
+    ({"rows_per_subarray": 1024}, r"rows_per_subarray=1024: the cell model was fitted on columns of 4\.\.128 rows"),
+    ({"n_inputs": 8, "rows_per_subarray": 1}, r"rows_per_subarray=1: the cell model was fitted on columns of 4\.\.128"),
     ({"n_outputs": 8}, r"n_outputs=8: the row driver's settling model was fitted on row loads of 64\.\.512 columns"),
     ({"n_outputs": 1024}, r"n_outputs=1024: .* row loads of 64\.\.512 columns"),
 ])

@@ -2,16 +2,18 @@
 (-> ``calibration/cell/mom_bottom_plate.json``).
 
 Profiles: ``fast`` (CI-friendly: columns of 4, 8, 16 rows, the five corners at 27 C and tt at
--40/85 C at a few points, 3 Monte Carlo seeds) and ``full`` (adds 32 rows, more levels and
-points, all 5 corners x 3 temperatures, 30 Monte Carlo seeds). The 128-row reference column
-is not simulated here: one transient of it takes over 6 minutes and 3 GB in ngspice, so the
-model reaches R = 128 through its fitted R-law (C = R (M + p_row) + p_fix and the 1/C, 1/C^2
-injection terms), checked on held-out column heights.
+-40/85 C at a few points, 3 Monte Carlo seeds) and ``full`` (adds 32 rows and the macro's own
+column heights, 64 and 128 rows, more levels and points, all 5 corners x 3 temperatures, 30 Monte
+Carlo seeds). Columns of 64 rows and more run as resolved decks (:mod:`aimc_circuits.spice.resolve`,
+within 15 uV of the library: ~14 s and ~42 s a transient instead of minutes through the library);
+their points come from their own random stream, so adding them leaves every other sweep as it was.
+The fast profile reaches R = 128 through the fitted R-law (C = R (M + p_row) + p_fix and the 1/C,
+1/C^2 injection terms), and warns that it extrapolates.
 """
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,6 +43,16 @@ class Profile:
     n_corner_points: int  #: random points per (corner, temperature)
     mc_seeds: int
     mc_rows: int = 4
+    #: rows -> (fit points, held-out points) of random patterns at the resolved column heights
+    n_random_tall: dict = field(default_factory=dict)
+
+
+#: the tall columns' random patterns come from default_rng(seed + this), apart from the others
+TALL_SEED_OFFSET = 64
+#: from this column height on, a column testbench runs as a resolved deck
+RESOLVE_FROM_ROWS = 64
+#: codes x levels of the tall columns' uniform patterns (each 64/128-row transient costs 14/42 s)
+TALL_UNIFORM = ((0, 7, 15), (0.5, 1.0))
 
 
 PROFILES = {
@@ -50,7 +62,7 @@ PROFILES = {
     "full": Profile(rows=(4, 8, 16, 32), levels=(0.0, 0.25, 0.5, 0.75, 1.0),
                     n_random={4: (20, 10), 8: (40, 30), 16: (12, 8), 32: (8, 6)},
                     corners=("tt", "ss", "ff", "sf", "fs"), temps=(-40.0, 27.0, 85.0), n_corner_points=8,
-                    mc_seeds=30),
+                    mc_seeds=30, n_random_tall={64: (6, 4), 128: (6, 4)}),
 }
 
 
@@ -107,12 +119,19 @@ def characterize_cell(design: CellDesign | None = None, profile: str = "fast", s
     sweeps: list[SweepResult] = []  # every sweep, for the provenance
     fit_parts, held_parts, uniform_parts, records, failed = [], [], [], [], []
     settle_s = []
-    for R in prof.rows:
-        tb = ColumnTestbench(design=d, rows=R)
-        codes = range(M + 1) if R <= 8 else (0, M // 3, 2 * M // 3, M)
-        uni = _uniform_points(R, d, codes, prof.levels)
-        n_fit, n_held = prof.n_random[R]
-        rand = _random_points(rng, n_fit + n_held, R, d)
+    tall_rng = np.random.default_rng(seed + TALL_SEED_OFFSET)
+    for R in prof.rows + tuple(prof.n_random_tall):
+        tall = R in prof.n_random_tall
+        tb = ColumnTestbench(design=d, rows=R, resolve_devices=R >= RESOLVE_FROM_ROWS)
+        if tall:
+            uni = _uniform_points(R, d, *TALL_UNIFORM)
+            n_fit, n_held = prof.n_random_tall[R]
+            rand = _random_points(tall_rng, n_fit + n_held, R, d)
+        else:
+            codes = range(M + 1) if R <= 8 else (0, M // 3, 2 * M // 3, M)
+            uni = _uniform_points(R, d, codes, prof.levels)
+            n_fit, n_held = prof.n_random[R]
+            rand = _random_points(rng, n_fit + n_held, R, d)
         res = run_sweep(tb, points=uni + rand, progress=progress, retry_failed=True)
         sweeps.append(res)
         n_u = len(uni)
@@ -125,12 +144,14 @@ def characterize_cell(design: CellDesign | None = None, profile: str = "fast", s
     train, held = _cat(fit_parts), _cat(held_parts)
     col = fit_column(train, M, d.vr, d.v_fs, held_out=held)
     p = {k: v["value"] for k, v in col["params"].items()}
+    if prof.n_random_tall:
+        col["r_law_extrapolation"] = _r_law_extrapolation(train, _cat([train, held]), prof, d)
 
     # raw circuit error: SPICE vs ideal charge sharing (no parasitics, no injection), % of v_fs
     allp = _cat([train, held])
     ideal = d.vr - allp["s"] / (allp["rows"] * M)
     raw = {}
-    for R in prof.rows:
+    for R in prof.rows + tuple(prof.n_random_tall):
         sel = allp["rows"] == R
         part = {k: v[sel] for k, v in allp.items()}
         gain, off = _gain_offset(part, d)
@@ -218,6 +239,23 @@ def characterize_cell(design: CellDesign | None = None, profile: str = "fast", s
                                 "error": r.error} for r in failed + cres.failed],
             "provenance": {"netlist_sha256": netlist_sha, "random_seed": seed, **combined_provenance(sweeps),
                            "corner": "tt", "temperature_c": 27.0}}
+
+
+def _r_law_extrapolation(train: dict[str, np.ndarray], every: dict[str, np.ndarray], prof: Profile,
+                         d: CellDesign) -> dict[str, Any]:
+    """The R-law fitted on the short columns only (prof.rows), evaluated on every point of each
+    tall column: how far the fast profile's extrapolation lands from SPICE (% of that column's
+    full scale)."""
+    top = max(prof.rows)
+    short = fit_column({k: v[train["rows"] <= top] for k, v in train.items()}, d.max_code, d.vr, d.v_fs)
+    ps = {k: v["value"] for k, v in short["params"].items()}
+    out: dict[str, Any] = {"fitted_rows": short["rows"], "params": short["params"]}
+    for R in prof.n_random_tall:
+        sel = every["rows"] == R
+        part = {k: v[sel] for k, v in every.items()}
+        err = column_voltage(part["s"], part["n"], part["rows"], d.max_code, d.vr, ps) - part["vcol"]
+        out[str(R)] = quality(err, full_scale(R, d.max_code, d.v_fs, ps["p_row"], ps["p_fix"]))
+    return out
 
 
 def _monte_carlo(d: CellDesign, prof: Profile, progress: bool) -> tuple[dict[str, Any], SweepResult]:
