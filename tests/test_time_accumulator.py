@@ -9,8 +9,9 @@ from aimc_circuits.blocks.time_accumulator.pump_single_slope.design import TADes
 from aimc_circuits.blocks.time_accumulator.pump_single_slope.fit import fit_tdc, fit_vtc
 from aimc_circuits.blocks.time_accumulator.pump_single_slope.model import (TimeAccumulatorModel, order_charge,
                                                                           tdc_time, vtc_charge)
-from aimc_circuits.blocks.time_accumulator.pump_single_slope.testbench import (AccumulatorTestbench, TdcTestbench,
-                                                                              VtcTestbench)
+from aimc_circuits.blocks.time_accumulator.pump_single_slope.testbench import (AccumulatorTestbench,
+                                                                              PipelinedColumnTestbench, TdcTestbench,
+                                                                              VtcTestbench, _phases)
 from aimc_circuits.errors import ParameterError
 from aimc_circuits.paths import netlist_path
 from aimc_circuits.spice.sweep import run_sweep
@@ -296,3 +297,50 @@ def test_output_range_settings_against_fresh_spice(fresh_cache, model):
         assert np.max(np.abs(err)) < tol, (md, vhi, tol, err)
     t1_half = model.tdc_transfer(0.5, d.vhi)[1][0]
     assert 1.3 < t1_half / model.p_tdc["t1"] < 1.5
+
+
+def _pwl_points(line: str) -> np.ndarray:
+    vals = [float(v) for v in line.split("pwl(")[1].rstrip(")").split()]
+    return np.array(vals).reshape(-1, 2)
+
+
+def test_back_to_back_phases_repeat_every_conversion():
+    """Two conversions: every phase of the second is the first's shifted by t_total, and between
+    them the previous TDC phase ends as the reset begins (one edge). One conversion gives the
+    single-conversion testbench's phases."""
+    d = TADesign()
+    ph1, ph2 = _phases(d, 1), _phases(d, 2)
+
+    def level(pts, t):
+        return np.interp(t, pts[:, 0], pts[:, 1])
+
+    T, e, vdd = d.t_total, d.t_edge, d.vdd
+    for name in ("rstb", "rst", "run", "conv"):
+        p1, p2 = _pwl_points(ph1[name]), _pwl_points(ph2[name])
+        assert np.all(np.diff(p2[:, 0]) > 0), name  # time points strictly increasing
+        for t in np.linspace(e, T - e, 97):  # away from the wrap edge: the same level a cycle later
+            assert level(p2, t + T) == pytest.approx(level(p1, t), abs=1e-12), (name, t)
+    rst = _pwl_points(ph2["rst"])
+    conv = _pwl_points(ph2["conv"])
+    hi, lo = pytest.approx(vdd, abs=1e-6), pytest.approx(0.0, abs=1e-6)
+    assert level(rst, T + e) == hi and level(rst, T + d.t_reset - 2 * e) == hi  # reset high for t_reset - 2 edges
+    assert level(rst, T + d.t_reset - e / 2) < vdd / 2
+    assert level(conv, T - e / 2) == hi and level(conv, T + e) == lo  # the previous TDC phase ends at T
+    assert level(_pwl_points(ph2["run"]), T + d.t_run + 2 * e) == hi  # the second ramp starts on time
+
+
+@pytest.mark.slow
+def test_pipelined_testbench_first_conversion_is_the_single_one(fresh_cache):
+    """The back-to-back testbench's first conversion starts from the same operating point as the
+    single-conversion testbench: the same accumulator voltage at TDC start (within 0.1 mV, the
+    solver's steps differ over the longer run) and the second conversion's start state measured."""
+    d = TADesign()
+    rng = np.random.default_rng(11)
+    pt = {"v": 1.5 + rng.normal(0, 0.015, 16), "vref": np.full(16, 1.5)}
+    one = run_sweep(AccumulatorTestbench(design=d, resolve_devices=True), points=[pt]).records[0]
+    two = run_sweep(PipelinedColumnTestbench(design=d, resolve_devices=True), points=[pt]).records[0]
+    assert one.ok and two.ok
+    assert two.measures["v_acc"][0] == pytest.approx(one.measures["v_acc"], abs=1e-4)
+    assert two.measures["v_ramp_start"][0] == pytest.approx(d.vdd, abs=5e-3)
+    assert two.measures["v_acc_start"][0] == pytest.approx(d.vmid, abs=1e-3)
+    assert np.all(np.isfinite(two.measures["v_ramp_start"])) and two.measures["v_ramp_end"][1] < d.vdd / 2

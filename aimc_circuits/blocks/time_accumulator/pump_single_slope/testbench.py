@@ -37,22 +37,42 @@ from ....spice.runner import SimResult
 from ....spice.testbench import Testbench
 from .design import TADesign
 
-__all__ = ["VtcTestbench", "AccumulatorTestbench", "TdcTestbench", "ComparatorNoiseTestbench", "VtcInputTestbench"]
+__all__ = ["VtcTestbench", "AccumulatorTestbench", "PipelinedColumnTestbench", "TdcTestbench", "ComparatorNoiseTestbench", "VtcInputTestbench"]
 
 
-def _core(d: TADesign) -> list[str]:
-    """Supply, bias, control phases, the column's ramp."""
+def _pwl(points: list[tuple[float, float]]) -> str:
+    return "pwl(" + " ".join(f"{t:.6g} {v:.6g}" for t, v in points) + ")"
+
+
+def _phases(d: TADesign, conversions: int = 1) -> dict[str, str]:
+    """The control phases (ideal logic levels) of `conversions` conversions back to back, one
+    every ``t_total``, as the pipelined macro runs them: rstb / rst (ramp and accumulator reset),
+    run (ramp), conv (TDC). The first starts from the DC operating point in reset; each later one
+    ends the previous TDC phase and resets within ``t_reset``."""
     e, vdd = d.t_edge, d.vdd
     tr = d.t_reset - 2 * e
+    rstb, rst, run, conv = [(0.0, 0.0)], [(0.0, vdd)], [(0.0, 0.0)], [(0.0, 0.0)]
+    for k in range(conversions):
+        t0 = k * d.t_total
+        if k:  # the previous conversion's TDC phase ends, this one's reset begins
+            rstb += [(t0, vdd), (t0 + e, 0.0)]
+            rst += [(t0, 0.0), (t0 + e, vdd)]
+            conv += [(t0, vdd), (t0 + e, 0.0)]
+        rstb += [(t0 + tr, 0.0), (t0 + tr + e, vdd)]
+        rst += [(t0 + tr, vdd), (t0 + tr + e, 0.0)]
+        run += [(t0 + d.t_run, 0.0), (t0 + d.t_run + e, vdd), (t0 + d.t_run + d.t_ramp, vdd),
+                (t0 + d.t_run + d.t_ramp + e, 0.0)]
+        conv += [(t0 + d.t_conv, 0.0), (t0 + d.t_conv + e, vdd)]
+    return {"rstb": _pwl(rstb), "rst": _pwl(rst), "run": _pwl(run), "conv": _pwl(conv)}
+
+
+def _core(d: TADesign, conversions: int = 1) -> list[str]:
+    """Supply, bias, control phases, the column's ramp."""
+    ph = _phases(d, conversions)
     return [netlist_path("time_accumulator").read_text(),
-            f"vdd vdd 0 {vdd}", f"xb vbn vbp vdd 0 aimc_ta_bias i0={d.i0:.6g}",
-            f"vrstb rstb 0 pwl(0 0 {tr:.6g} 0 {tr + e:.6g} {vdd})",
-            f"vrst rst 0 pwl(0 {vdd} {tr:.6g} {vdd} {tr + e:.6g} 0)",
-            f"vrun run 0 pwl(0 0 {d.t_run:.6g} 0 {d.t_run + e:.6g} {vdd} {d.t_run + d.t_ramp:.6g} {vdd} "
-            f"{d.t_run + d.t_ramp + e:.6g} 0)",
-            f"vdum vdum 0 {d.vmid}",
-            f"vconv conv 0 pwl(0 0 {d.t_conv:.6g} 0 {d.t_conv + e:.6g} {vdd})",
-            f"vhi vhi 0 {d.vhi}",
+            f"vdd vdd 0 {d.vdd}", f"xb vbn vbp vdd 0 aimc_ta_bias i0={d.i0:.6g}",
+            f"vrstb rstb 0 {ph['rstb']}", f"vrst rst 0 {ph['rst']}", f"vrun run 0 {ph['run']}",
+            f"vdum vdum 0 {d.vmid}", f"vconv conv 0 {ph['conv']}", f"vhi vhi 0 {d.vhi}",
             f"xr ramp rstb run vbn vdd 0 aimc_ta_ramp mr={d.mr} cw={d.cr_w} cl={d.cr_w}"]
 
 
@@ -72,15 +92,18 @@ def _energy(sim: SimResult, d: TADesign, t_end: float) -> float:
     return -d.vdd * integrate(sim.scale, sim["vdd#branch"], 0.0, t_end)
 
 
-def _stop_time(t: np.ndarray, stop: np.ndarray, d: TADesign) -> float:
-    """Stop edge (s after TDC start): 0 if the comparator is already tripped at TDC start (the
-    accumulator is above vhi), inf if it never trips within the simulated full scale."""
-    if value_at(t, stop, d.t_conv) > d.vdd / 2:
+def _stop_time(t: np.ndarray, stop: np.ndarray, d: TADesign, t0: float = 0.0) -> float:
+    """Stop edge (s after TDC start) of the conversion starting at `t0`: 0 if the comparator is
+    already tripped at TDC start (the accumulator is above vhi), inf if it never trips within the
+    full scale."""
+    start = t0 + d.t_conv
+    if value_at(t, stop, start) > d.vdd / 2:
         return 0.0
     try:
-        return crossing(t, stop, d.vdd / 2, rising=True, after=d.t_conv) - d.t_conv
+        ts = crossing(t, stop, d.vdd / 2, rising=True, after=start) - start
     except ValueError:
         return float("inf")
+    return ts if ts <= d.t_tdc else float("inf")
 
 
 def _check_levels(name: str, v: Any, n: int, vdd: float) -> tuple[float, ...]:
@@ -186,6 +209,45 @@ class AccumulatorTestbench(_Channels):
         d, t = self.design, sim.scale
         return {"v_acc": value_at(t, sim["acc"], d.t_conv), "t_stop": _stop_time(t, sim["tdc_stop"], d),
                 "e_vdd": _energy(sim, d, d.t_total)}
+
+
+@dataclass(frozen=True)
+class PipelinedColumnTestbench(AccumulatorTestbench):
+    """The whole column of :class:`AccumulatorTestbench` converting the same levels
+    ``conversions`` times back to back, one conversion every ``t_total`` (the pipelined macro's
+    cycle): each conversion after the first starts from the state the previous one left (the ramp
+    near its bottom, C_acc charged up by the TDC) and resets within ``t_reset``. Measures, per
+    conversion: ``v_acc`` (V at TDC start), ``t_stop`` (s), ``v_ramp_start`` / ``v_acc_start`` (the
+    ramp and C_acc at the ramp's start: vdd and vmid when the reset is complete), and the
+    previous conversion's end state ``v_ramp_end`` / ``v_acc_end`` (V, just before its reset), and
+    ``v_bias_start``: the shared nfet bias line (vbn, every comparator tail, pump and the ramp sink)
+    at the ramp's start (V)."""
+
+    name = "ta_column_pipelined"
+    conversions: int = 2
+    keep = ("acc", "ramp", "vbn", "tdc_stop", "vdd#branch")
+
+    def body(self, s: Mapping[str, Any]) -> str:
+        d = self.design
+        out = _core(d, self.conversions) + [f"vmid vmid 0 {d.vmid}", _tdc_line(d, "xt", "acc", "vmid", "tdc_stop")]
+        for i in range(self.n_ch):
+            out += _vtc_lines(d, i, "acc")
+        return "\n".join(out) + "\n"
+
+    @property
+    def t_end(self) -> float:
+        return self.conversions * self.design.t_total
+
+    def measure(self, sim: SimResult, p: Mapping[str, Any]) -> dict[str, Any]:
+        d, t = self.design, sim.scale
+        t0 = np.arange(self.conversions) * d.t_total
+        return {"v_acc": np.array([value_at(t, sim["acc"], k + d.t_conv) for k in t0]),
+                "t_stop": np.array([_stop_time(t, sim["tdc_stop"], d, k) for k in t0]),
+                "v_ramp_start": np.array([value_at(t, sim["ramp"], k + d.t_run) for k in t0]),
+                "v_acc_start": np.array([value_at(t, sim["acc"], k + d.t_run) for k in t0]),
+                "v_ramp_end": np.array([value_at(t, sim["ramp"], k) for k in t0]),
+                "v_acc_end": np.array([value_at(t, sim["acc"], k) for k in t0]),
+                "v_bias_start": np.array([value_at(t, sim["vbn"], k + d.t_run) for k in t0])}
 
 
 @dataclass(frozen=True)
