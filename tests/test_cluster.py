@@ -35,10 +35,11 @@ def _sim_pids(cache: Path) -> set[int]:
     return {int(p.name.split("-")[-2]) for p in (cache / "sweeps" / "inverter" / "runs").glob("inverter-*")}
 
 
-def test_cluster_sweep_equals_the_local_pool(local_cluster, tmp_path, monkeypatch):
+def test_cluster_sweep_equals_the_local_pool_and_resumes_it(local_cluster, tmp_path, monkeypatch):
     """Nominal points and Monte Carlo seeds (tt_mm), once on the local pool and once through
     $AIMC_SCHEDULER, each from an empty cache: identical measures, bit for bit; on the cluster
-    every batch ran in a process of its own, neither a Dask worker nor this one."""
+    every batch ran in a process of its own, neither a Dask worker nor this one. Then the cluster
+    resumes the local run's cache: only a new point is simulated (the key has no host in it)."""
     address, worker_pids = local_cluster
     monkeypatch.setenv("AIMC_CACHE_DIR", str(tmp_path / "local"))
     local = run_sweep(InverterDelay(), points=POINTS, workers=2)
@@ -46,6 +47,8 @@ def test_cluster_sweep_equals_the_local_pool(local_cluster, tmp_path, monkeypatc
     monkeypatch.setenv(cluster.SCHEDULER_ENV, address)
     try:
         remote = run_sweep(InverterDelay(), points=POINTS)
+        monkeypatch.setenv("AIMC_CACHE_DIR", str(tmp_path / "local"))
+        resumed = run_sweep(InverterDelay(), points=POINTS + [{"cl": 60e-15}])
     finally:
         cluster.cluster_pool(address).close()
     assert not local.failed and not remote.failed
@@ -56,18 +59,8 @@ def test_cluster_sweep_equals_the_local_pool(local_cluster, tmp_path, monkeypatc
     assert len({r.measures["tpd"] for r in remote.records[3:]}) == 3
     pids = _sim_pids(tmp_path / "dask")
     assert pids and not pids & (worker_pids | {os.getpid()})
-
-
-def test_a_cluster_run_resumes_from_the_local_cache(local_cluster, tmp_path, monkeypatch):
-    """Points finished anywhere are cache hits everywhere (the cache key has no host in it)."""
-    address, _ = local_cluster
-    monkeypatch.setenv("AIMC_CACHE_DIR", str(tmp_path))
-    run_sweep(InverterDelay(), points=POINTS[:2], workers=1)
-    try:
-        res = run_sweep(InverterDelay(), points=POINTS[:3], executor=cluster.cluster_pool(address))
-    finally:
-        cluster.cluster_pool(address).close()
-    assert (res.n_cached, res.n_simulated) == (2, 1)
+    assert (resumed.n_cached, resumed.n_simulated) == (len(POINTS), 1)
+    assert resumed.records[-1].measures["tpd"] > resumed.records[2].measures["tpd"]  # 60 fF is slower than 40 fF
 
 
 @pytest.mark.parametrize("value", ["localhost:8786", "8786", "tcp//x"])

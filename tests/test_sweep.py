@@ -126,8 +126,7 @@ def test_grid_expansion_and_empty_inputs():
         run_sweep(InverterDelay())
 
 
-@pytest.mark.parametrize("isolate", [True, False])
-def test_any_executor_can_run_the_batches(fresh_cache, isolate):
+def test_any_executor_can_run_the_batches(fresh_cache):
     """The hook a Dask cluster uses: any concurrent.futures executor. Isolated (the default),
     the executor's task starts a worker process per batch; isolate=False simulates in the
     executor's own thread, here this process. Same numbers either way; the caller's working
@@ -135,12 +134,13 @@ def test_any_executor_can_run_the_batches(fresh_cache, isolate):
     from concurrent.futures import ThreadPoolExecutor
 
     cwd = os.getcwd()
-    with ThreadPoolExecutor(1) as ex:
-        res = run_sweep(DiodeFet(), grid={"ib": [1e-6, 1e-5]}, executor=ex, isolate=isolate, cache=False)
-    assert os.getcwd() == cwd and res.n_simulated == 2 and not res.failed
-    assert res.records[0].measures["vgs"] < res.records[1].measures["vgs"]
-    local = run_sweep(DiodeFet(), grid={"ib": [1e-6, 1e-5]}, cache=False)
-    assert [r.measures["vgs"] for r in res.records] == [r.measures["vgs"] for r in local.records]
+    res = {}
+    for isolate in (True, False):
+        with ThreadPoolExecutor(1) as ex:
+            res[isolate] = run_sweep(DiodeFet(), grid={"ib": [1e-6, 1e-5]}, executor=ex, isolate=isolate, cache=False)
+        assert os.getcwd() == cwd and res[isolate].n_simulated == 2 and not res[isolate].failed
+    assert res[True].records[0].measures["vgs"] < res[True].records[1].measures["vgs"]
+    assert [r.measures["vgs"] for r in res[True].records] == [r.measures["vgs"] for r in res[False].records]
 
 
 def test_testbench_in_main_is_a_clear_error(fresh_cache, monkeypatch):
