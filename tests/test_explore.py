@@ -16,7 +16,7 @@ from aimc_circuits.errors import ParameterError
 from aimc_circuits.explore import Space, explore, pareto_front
 from aimc_circuits.paths import REPO_ROOT
 
-BASE = {"n_chips": 2, "workload_batch": 128}
+BASE = {"n_chips": 1, "workload_batch": 64}
 MACRO = {"tdc_current": [1.0, 2.0], "t_cell_ns": [5.3, 6.3]}
 
 
