@@ -179,8 +179,12 @@ def _calibration_dir(space: Space, changed: dict[str, dict[str, Any]], out: Path
         if fam in changed:
             characterize(v, changed[fam], space.profile, cdir, progress)
         else:
+            src = v.calibration_path(None)
+            if not src.is_file():
+                raise ParameterError(f"{v.id} has no shipped calibration ({src}) to use beside the re-characterized "
+                                     f"blocks; run `aimc calibrate --block {v.id}` first")
             dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(v.calibration_path(None), dst)
+            shutil.copyfile(src, dst)
     _write_json(done, {"changed": changed, "profile": space.profile})
     return str(cdir)
 
