@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
+from .calibrate import PROFILES
 from .errors import AimcError, ParameterError, did_you_mean
 from .registry import FAMILIES, get_variant
 
@@ -45,7 +46,6 @@ COLUMNS = ("error_fs_pct", "error_sig_pct", "tops", "tops_per_watt", "tops_per_m
            "energy_per_vmm_pj", "saturated_pct")
 #: objectives of the Pareto front: (metric, +1 more is better / -1 less is better)
 OBJECTIVES = (("error_fs_pct", -1), ("tops_per_watt", +1), ("tops_per_mm2", +1))
-PROFILES = ("fast", "full")
 FORMAT = 1  #: version of the point records
 
 
@@ -77,6 +77,13 @@ class Space:
             if k not in allowed:
                 raise ParameterError(f"{source}: unknown table [{k}]; allowed: {', '.join(allowed)}."
                                      f"{did_you_mean(k, allowed)}")
+        for k in allowed:
+            if not isinstance(data.get(k, {}), dict):
+                raise ParameterError(f"{source}: [{k}] must be a table (key = value lines); got {data[k]!r}")
+        for fam, params in data.get("blocks", {}).items():
+            if not isinstance(params, dict):
+                raise ParameterError(f"{source}: blocks.{fam} must be a table [blocks.{fam}] of design parameters; "
+                                     f"got {params!r}")
         settings = dict(data.get("settings", {}))
         profile = settings.pop("profile", "fast")
         if settings:

@@ -121,6 +121,8 @@ def test_a_changed_row_driver_is_characterized_in_spice(tmp_path, fresh_cache):
     ({"blocks": {"row_driver": {"nrep": [0]}}}, r"nrep"),
     ({"settings": {"profile": "quick"}}, r"settings.profile='quick'; allowed: fast, full"),
     ({"settings": {"chips": 3}}, r"unknown \[settings\] key\(s\) \['chips'\]"),
+    ({"macro": 5}, r"\[macro\] must be a table"),
+    ({"blocks": {"row_driver": [32]}}, r"blocks.row_driver must be a table"),
 ])
 def test_bad_spaces_are_refused_by_name(space, message):
     with pytest.raises(ParameterError, match=message):
