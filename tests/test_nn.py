@@ -107,24 +107,46 @@ def test_a_layer_larger_than_a_macro_is_tiled_and_its_partial_sums_added(macro):
 
 
 def test_programmed_tile_equals_the_padded_full_macro_noise_off():
-    """A 64 x 10 tile evaluates exactly what the 1024 x 256 macro gives with that tile in its corner
-    (rows at code 0 and weight 0, columns at weight 0): continuous codes within 1e-3 LSB."""
+    """A tile evaluates exactly what the 1024 x 256 macro gives with that tile in its corner (rows
+    at code 0 and weight 0, columns at weight 0), its rows stored `copies` times and each input
+    driving all its copies: continuous codes within 1e-3 LSB, whether the copies share one
+    matmul over the tile's inputs (64 x 16, 9 x 22, 128 x 8, 100 x 3) or read them through an index (144 x 7)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         m = Macro.from_config(MacroConfig(column_trim="none"))
     rng = np.random.default_rng(4)
-    for k, n in ((64, 10), (300, 256), (128, 40)):
+    for k, n, copies, shared in ((64, 10, 1, False), (300, 256, 1, False), (128, 40, 1, False), (64, 10, 16, True),
+                                 (9, 16, 22, True), (144, 32, 7, False), (128, 10, 8, True), (100, 5, 3, True)):
         w = rng.integers(-128, 128, (k, n))
         x = rng.integers(0, 256, (32, k))
-        p = m.program(w)
+        p = m.program(w, row_copies=copies)
+        assert p.folded.shared == shared
         wf = np.zeros((1024, 256), int)
-        wf[:k, :n] = w
+        wf[:k * copies, :n] = np.tile(w, (copies, 1))
         xf = np.zeros((32, 1024), int)
-        xf[:, :k] = x
+        xf[:, :k * copies] = np.tile(x, copies)
         full = m.continuous_code(xf, wf)[:, :n]
-        tile = m._continuous_code(p._place(x), p.folded)
+        tile = m._continuous_code(x, p.folded)
         assert np.abs(full - tile).max() < 1e-3
         np.testing.assert_allclose(p.vmm(x), m.vmm(xf, wf)[:, :n], rtol=0, atol=1e-6 * m.full_scale())
+        np.testing.assert_allclose(p.exact(x), xf @ wf[:, :n])
+
+
+def test_programmed_tile_with_noise_equals_the_padded_full_macro():
+    """With noise on, the same draws: a tile of copies and the padded full macro agree to float32
+    rounding (the noise is drawn per vector and column, whatever the layout and the chunking)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = Macro.default()
+    rng = np.random.default_rng(5)
+    w = rng.integers(-128, 128, (64, 20))
+    x = rng.integers(0, 256, (300, 64))
+    xt = rng.integers(0, 256, (256, 64))  # the column trim's calibration inputs
+    p = m.program(w, trim_x=xt, row_copies=16)
+    tile = p.vmm(x, np.random.default_rng(9))
+    full = m.program(np.tile(w, (16, 1)), trim_x=np.tile(xt, 16)).vmm(np.tile(x, 16), np.random.default_rng(9))
+    np.testing.assert_allclose(tile, full, rtol=0, atol=1e-6 * m.full_scale())
+    assert np.std(tile - p.vmm(x)) > 1e-3 * m.full_scale() / 256  # the noise is on
 
 
 def test_window_trim_centres_a_small_tile_and_removes_its_clipping():

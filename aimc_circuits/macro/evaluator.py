@@ -61,7 +61,7 @@ from __future__ import annotations
 import warnings
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -76,7 +76,7 @@ from .fold import Folded, fold
 from .interfaces import PROTOCOLS
 from .parallel import ChunkRunner, has_avx512
 from .result import EvalResult
-from .fold import restrict, with_thresholds
+from .fold import copy_layout, restrict, with_thresholds
 from .trim import Readout, column_trim, design_trim, trim_batch, window_thresholds
 
 if TYPE_CHECKING:
@@ -91,6 +91,15 @@ EXACT_ORDER_BELOW_ROWS = 128
 #: vectors per chunk (a multiple of 16), by whether the CPU has AVX-512: measured fastest of 64..2048 on
 #: 2-core machines, 128 without AVX-512 (3.03 vs 3.24 x plain at 256), 512 with it (3.9 .. 4.0 vs 4.4 at 128)
 CHUNK = 512 if has_avx512() else 128
+
+
+def chunk_size(n_vectors: int, n_threads: int) -> int:
+    """Vectors per chunk: CHUNK, or fewer (a multiple of 16) when that would leave threads idle
+    (a network tile's batch of 450 vectors is 2 chunks on 2 cores, not 1)."""
+    share = -(-n_vectors // max(1, n_threads))
+    return max(16, min(CHUNK, 16 * -(-share // 16)))
+
+
 #: effects that do not depend on the calibrated grouping: with only these on, any bits_per_group works
 GROUPING_FREE = frozenset({"quantization", "clipping"})
 
@@ -232,22 +241,26 @@ class Macro:
         if wa.shape != (c.n_inputs, c.n_outputs):
             raise ParameterError(f"w must have shape (n_inputs, n_outputs) = ({c.n_inputs}, {c.n_outputs}); got {wa.shape}")
         half = 2 ** (c.weight_bits - 1)
-        top = 2**c.input_bits - 1
-        if xa.dtype.kind in "iu" and xa.size:  # no copy, unless the compiled pass cannot read the dtype
-            if not xa.dtype.isnative:
-                xa = xa.astype(xa.dtype.newbyteorder("="))
-            if x_range or xa.dtype == np.uint64:  # one compiled pass
-                self._check_x_bounds(*kernel.code_bounds(xa))
-            xi = xa.astype(np.int64) if xa.dtype == np.uint64 else xa  # the pass mixes x with signed ints
-        else:
-            xi = check_int_codes("x", xa, top)
+        xi = self.input_codes(xa, x_range=x_range)
         wi = check_int_codes("w", wa, half - 1, lo=-half)
         return xi, wi + half
 
-    def _check_x_bounds(self, lo: int, hi: int) -> None:
+    def input_codes(self, xa: np.ndarray, name: str = "x", x_range: bool = True) -> np.ndarray:
+        """Input codes as the pass reads them: an integer array as it is (no copy, unless the pass
+        cannot read its dtype), else checked integral values as int64; the range 0..2^input_bits-1
+        checked here, or, with x_range=False for an integer array, by the pass while it reads x."""
+        if xa.dtype.kind in "iu" and xa.size:
+            if not xa.dtype.isnative:
+                xa = xa.astype(xa.dtype.newbyteorder("="))
+            if x_range or xa.dtype == np.uint64:  # one compiled pass
+                self._check_x_bounds(*kernel.code_bounds(xa), name=name)
+            return xa.astype(np.int64) if xa.dtype == np.uint64 else xa  # the pass mixes x with signed ints
+        return check_int_codes(name, xa, 2**self.config.input_bits - 1)
+
+    def _check_x_bounds(self, lo: int, hi: int, name: str = "x") -> None:
         top = 2**self.config.input_bits - 1
         if lo < 0 or hi > top:
-            raise ParameterError(f"x contains {lo if lo < 0 else hi}; allowed: integers 0..{top}")
+            raise ParameterError(f"{name} contains {lo if lo < 0 else hi}; allowed: integers 0..{top}")
 
     @staticmethod
     def _check_rng(rng: Any) -> None:
@@ -268,18 +281,19 @@ class Macro:
         self._fold_cache = (key, f, ro)
         return f, ro
 
-    def fold_windowed(self, w_ob: np.ndarray, x: np.ndarray, tile: tuple[int, int] | None = None,
-                      place: Callable[[np.ndarray], np.ndarray] | None = None) -> Folded:
-        """The folded form of w_ob (n_inputs, n_outputs) on this chip, restricted to a tile's
-        (rows, cols) if given; with ``config.window_trim``, each column's TDC stop threshold set to
-        centre the continuous codes of the trim batch x (place(x): as the pass reads it)."""
+    def fold_windowed(self, w_ob: np.ndarray, x: np.ndarray, tile: tuple[int, int, int] | None = None) -> Folded:
+        """The folded form of w_ob (n_inputs, n_outputs) on this chip; for a tile (rows, cols, k),
+        restricted to its rows and columns in use, the rows copies of k inputs that the pass reads
+        as x (B, k) (:func:`.fold.restrict`, :func:`.fold.copy_layout`); with ``config.window_trim``,
+        each column's TDC stop threshold set to centre the continuous codes of the trim batch x."""
         c = self.config
         f = fold(c, self.row, self.cell, self.ta, self.chip, w_ob)
         if tile is not None:
-            f = restrict(f, *tile)
+            rows, cols, k = tile
+            f = copy_layout(restrict(f, rows, cols), k, rows)
         if not (c.window_trim and self.ni.any_on):
             return f
-        xp = x if place is None else place(x)
+        xp = x
         vhi = window_thresholds(lambda v: self._continuous_code(xp, with_thresholds(f, c, self.ta, self.chip, v)),
                                 self.ta.design.vhi, self.ta.threshold_range(c.tdc_current), 2**c.output_bits)
         return with_thresholds(f, c, self.ta, self.chip, vhi)
@@ -299,18 +313,21 @@ class Macro:
         return self._run(xi, f, None, None, codes=False)[0]
 
     def _run(self, xi: np.ndarray, f: Folded, ro: Readout | None, rng: np.random.Generator | None,
-             codes: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+             codes: bool = True, column_copies: int = 1) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """The analog chain for every vector, in chunks of ``config.chunk_vectors`` (default CHUNK)
         vectors on the runner's threads; the noise from one seed drawn from rng (None: noise off),
         the same whatever the chunking and the thread count. ro None: (continuous
         TDC code, None, None); else (y, code, saturated) of the digital readout (code and
-        saturated None if not codes)."""
+        saturated None if not codes). column_copies c (not with codes): y is (B, J / c), the mean of
+        the c copies j, j + J / c, ... of each column."""
         Bn, J = xi.shape[0], f.J
-        cs = self.config.chunk_vectors or CHUNK
+        cs = self.config.chunk_vectors or chunk_size(Bn, self.runner.n_threads)
         chunks = [(b0, min(Bn, b0 + cs)) for b0 in range(0, Bn, cs)]
         seed = int(rng.integers(0, 2**63)) if rng is not None else None  # one noise stream per call
         bounds: list[tuple[int, int]] = [(0, 0)] * len(chunks)
-        y = np.empty((Bn, J))
+        if J % column_copies or (codes and column_copies > 1):
+            raise ValueError(f"column_copies={column_copies} of {J} columns (codes={codes})")
+        y = np.empty((Bn, J // column_copies))
         codes = codes and ro is not None
         code = np.empty((Bn, J)) if codes else np.empty((0, 0))
         sat = np.empty((Bn, J), dtype=bool) if codes else np.empty((0, 0), dtype=bool)
@@ -335,19 +352,22 @@ class Macro:
         """Vectors b0..b1-1: row levels, one float32 matmul per sub-array (every group and the
         reference column), then the compiled channel / accumulator / TDC / readout pass (its noise
         drawn from `seed`; None: noise off). Returns the (min, max) input code read."""
-        S, Sa, Rs, J, G = f.S, f.n_matmul, f.Rs, f.J, f.G
+        Sa, Rs, GJ1 = f.n_matmul, f.Rs, f.G * (f.J + 1)
         cb = b1 - b0
-        key = (S, Sa, G, J, Rs, cb)
-        ws = self.runner.workspace(key, lambda: (np.empty((cb, Sa * Rs), dtype=np.float32),
-                                                 np.zeros((S, cb, G * (J + 1)), dtype=np.float32)))
+        key = (Sa, GJ1, Rs, f.shared, cb)
+        n_in, y_shape = (Rs, (cb, Sa, GJ1)) if f.shared else (Sa * Rs, (Sa, cb, GJ1))  # matmul rows read
+        ws = self.runner.workspace(key, lambda: (np.empty((cb, n_in), dtype=np.float32),
+                                                 np.empty(y_shape, dtype=np.float32)))
         try:
             Le, Y = ws
             xsum = np.empty(cb, dtype=np.int64)
-            bounds = kernel.levels(xi, b0, b1, f.table, f.mu, Le, xsum)
-            # per sub-array s, (cb, Rs) @ (Rs, G (J + 1)): a row of Y[s] per vector (one stacked call);
-            # sub-arrays past Sa (a restricted tile's rows all held at code 0) stay 0: their share is in W0
-            np.matmul(Le.reshape(cb, Sa, Rs).transpose(1, 0, 2), f.W, out=Y[:Sa])
-            kernel.analog(Y, f.W0, f.params, f.w_ch, f.a2c_ref, f.c_g, f.e_g, f.kch, f.slope_mean, f.sd_ref,
+            bounds = kernel.levels(xi, b0, b1, f.table, f.mu, f.inputs, Le, xsum)
+            if f.shared:  # every sub-array reads the same inputs: (cb, Rs) @ (Rs, Sa G (J + 1)), a row per vector
+                np.matmul(Le, f.W[0], out=Y.reshape(cb, Sa * GJ1))
+            else:  # per sub-array s, (cb, Rs) @ (Rs, G (J + 1)): a row of Y[s] per vector (one stacked call)
+                np.matmul(Le.reshape(cb, Sa, Rs).transpose(1, 0, 2), f.W, out=Y)
+            # sub-arrays past Sa (a restricted tile's rows all held at code 0): their share is in W0
+            kernel.analog(Y, f.shared, f.W0, f.params, f.w_ch, f.a2c_ref, f.c_g, f.e_g, f.kch, f.slope_mean, f.sd_ref,
                           f.var_q0, f.tdc_gain, f.tdc, self.config.rows_per_subarray < EXACT_ORDER_BELOW_ROWS,
                           seed is not None, np.uint64(seed or 0), b0, xsum, *out, y, code, sat)
         finally:
@@ -365,13 +385,15 @@ class Macro:
         f, ro = self.fold(wo)
         return self._run(xi, f, ro, rng, codes=False)[0]
 
-    def program(self, w: Any, trim_x: Any = None) -> "ProgrammedMacro":
-        """This chip with the weights w (k, m) loaded, k <= n_inputs rows and m <= n_outputs columns
-        in use (a network layer's tile; :class:`.program.ProgrammedMacro`): the column trim measured
-        on trim_x (N, k) codes (None: uniform random codes); ``.vmm(x, rng)`` takes x (B, k)."""
+    def program(self, w: Any, trim_x: Any = None, row_copies: int = 1, column_copies: int = 1) -> "ProgrammedMacro":
+        """This chip with the weights w (k, m) loaded, k row_copies <= n_inputs rows and
+        m column_copies <= n_outputs columns in use (a network layer's tile, stored as copies: each
+        input drives all its row copies, the column copies are averaged;
+        :class:`.program.ProgrammedMacro`): the column trim measured on trim_x (N, k) codes (None:
+        uniform random codes); ``.vmm(x, rng)`` takes x (B, k)."""
         from .program import ProgrammedMacro
 
-        return ProgrammedMacro(self, w, trim_x)
+        return ProgrammedMacro(self, w, trim_x, row_copies, column_copies)
 
     def continuous_code(self, x: Any, w: Any) -> np.ndarray:
         """The TDC's continuous stop time in counter periods (stop time / t_lsb), (B, n_outputs),

@@ -9,7 +9,7 @@ of the matmul output gives d_ref = vdd - V_ref), plus the constants W0 (see :mod
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ import numpy as np
 from . import kernel
 from .config import MacroConfig
 
-__all__ = ["Folded", "fold", "restrict", "with_thresholds", "reference_word", "pedestal"]
+__all__ = ["Folded", "fold", "restrict", "copy_layout", "with_thresholds", "reference_word", "pedestal"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,8 @@ class Folded:
     G: int
     J: int
     S_active: int = -1  #: sub-arrays the matmul reads (the others' rows are all constant: -1 = all S)
+    shared: bool = False  #: every sub-array in use reads the same Rs inputs: W is (1, Rs, S_active G (J+1)) (:func:`copy_layout`)
+    inputs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  #: the input each matmul row reads (empty: row k reads input k)
 
     @property
     def n_matmul(self) -> int:
@@ -182,3 +184,32 @@ def restrict(f: Folded, rows: int, cols: int) -> Folded:
         slope_mean=f.slope_mean, var_q0=np.ascontiguousarray(f.var_q0[:cols]), sd_ref=f.sd_ref,
         tdc_gain=f.tdc_gain[:cols].copy() if f.tdc_gain.shape[0] else f.tdc_gain,
         tdc=np.ascontiguousarray(f.tdc[:, :cols]), S=S, Rs=ra, G=G, J=cols, S_active=sa)
+
+
+def copy_layout(f: Folded, k: int, rows: int) -> Folded:
+    """`f` restricted to a tile (:func:`restrict`) whose `rows` rows in use are copies of k inputs
+    (row r driven by input r mod k; k = rows: one copy), reading the tile's k inputs directly:
+
+    * where every sub-array in use holds whole copies of no more than its rows (k <= the rows
+      the matmul reads per sub-array), each input once for every sub-array: one matmul (B, k) @
+      (k, S_active G (J+1)) instead of one (B, Rs) @ (Rs, G (J+1)) per sub-array. Exact (up to
+      float32 rounding): every row sees the same level for the same input code (the rows' own gains
+      and offsets are folded into W and W0), so the rows of a sub-array driven by one input add up;
+    * otherwise each matmul row reads its input through an index (no copy of the inputs is made).
+
+    The readout's pedestal term counts each input once per copy."""
+    if f.shared or f.inputs.size or not 1 <= k <= rows or rows % k:
+        raise ValueError(f"k={k}, rows={rows}: the rows in use must be whole copies of k inputs")
+    copies = rows // k
+    sa, ra = f.n_matmul, f.Rs
+    Rs = ra if sa > 1 else rows  # rows per sub-array of the array (one sub-array: every row is read)
+    r = np.arange(sa)[:, None] * Rs + np.arange(ra)[None, :]  # physical row of each (sub-array, row read)
+    live = r < rows
+    p = f.params.copy()
+    p[list(kernel.PARAMS).index("ped")] *= copies
+    if copies > 1 and k <= ra:
+        Wm = np.zeros((k, sa, f.W.shape[2]))
+        s_of = np.broadcast_to(np.arange(sa)[:, None], r.shape)
+        np.add.at(Wm, ((r % k)[live], s_of[live]), f.W[live].astype(np.float64))
+        return replace(f, W=np.ascontiguousarray(Wm.reshape(1, k, -1), dtype=np.float32), Rs=k, params=p, shared=True)
+    return replace(f, params=p, inputs=np.where(live, r % k, 0).reshape(-1).astype(np.int64))

@@ -183,21 +183,24 @@ def level_sums(x, table):  # pragma: no cover - compiled
 
 
 @nb.njit(**_JIT)
-def levels(x, b0, b1, table, mu, Le, xsum):  # pragma: no cover - compiled
-    """Row levels the cells sample for vectors b0..b1-1: Le[b, k] = L(x[b0 + b, k]) + mu L(x[b0 + b - 1, k])
-    (the previous vector's level, code 0 before the first); xsum[b] = sum of x[b0 + b]. Returns
-    (min, max) of the codes read: the caller rejects codes outside the table (they are folded into
-    it here, by a mask or a clamp, only so that nothing is read outside it)."""
+def levels(x, b0, b1, table, mu, idx, Le, xsum):  # pragma: no cover - compiled
+    """Row levels the cells sample for vectors b0..b1-1: Le[b, k] = L(x[b0 + b, i]) + mu L(x[b0 + b - 1, i])
+    with i = idx[k] (idx empty: i = k), the previous vector's level (code 0 before the first);
+    xsum[b] = sum of x[b0 + b]. Returns (min, max) of the codes read: the caller rejects codes
+    outside the table (they are folded into it here, by a mask or a clamp, only so that nothing
+    is read outside it)."""
     R = x.shape[1]
+    n = Le.shape[1]
+    mapped = idx.shape[0] > 0
     top = table.shape[0] - 1
     pow2 = (top & (top + 1)) == 0  # table size a power of two: a mask keeps any code inside it
-    cur = np.empty(R, dtype=np.float32)
-    prev = np.empty(R, dtype=np.float32)
+    cur = np.empty(n, dtype=np.float32)
+    prev = np.empty(n, dtype=np.float32)
     if b0 == 0:
         prev[:] = table[0]
     else:
-        for k in range(R):
-            prev[k] = table[min(max(x[b0 - 1, k], 0), top)]
+        for k in range(n):
+            prev[k] = table[min(max(x[b0 - 1, idx[k] if mapped else k], 0), top)]
     muf = np.float32(mu)
     lo = x[b0, 0]
     hi = x[b0, 0]
@@ -211,13 +214,16 @@ def levels(x, b0, b1, table, mu, Le, xsum):  # pragma: no cover - compiled
             hi = max(hi, c)
             tot += c
         xsum[b] = tot
-        if pow2:
-            for k in range(R):
+        if mapped:
+            for k in range(n):
+                cur[k] = table[min(max(xr[idx[k]], 0), top)]
+        elif pow2:
+            for k in range(n):
                 cur[k] = table[xr[k] & top]
         else:
-            for k in range(R):
+            for k in range(n):
                 cur[k] = table[min(max(xr[k], 0), top)]
-        for k in range(R):
+        for k in range(n):
             row[k] = cur[k] + muf * prev[k]
         cur, prev = prev, cur
     return lo, hi
@@ -247,16 +253,25 @@ def _pair(y, y1, c2a, g1a, cra, kpa, kna, c2b, g1b, crb, kpb, knb, ab, inv_w):  
 
 
 @nb.njit(**_JIT)
-def _exact_order(Y, Y0, b, kch, c2, g1, cst, dl, w_ch, beta_o, inv_2dw, inv_w, qb, ub, fj, acc):  # pragma: no cover
+def _yrow(Y, b_major, s, b, zrow):  # pragma: no cover - compiled
+    """The matmul output of sub-array s for vector b: Y[s, b] ((S_active, cb, .) layout) or Y[b, s]
+    (b_major: (cb, S_active, .)); zrow (zeros) for a sub-array past those the matmul computed."""
+    if b_major:
+        return Y[b, s] if s < Y.shape[1] else zrow
+    return Y[s, b] if s < Y.shape[0] else zrow
+
+
+@nb.njit(**_JIT)
+def _exact_order(Y, b_major, zrow, Y0, b, kch, c2, g1, cst, dl, w_ch, beta_o, inv_2dw, inv_w, qb, ub, fj, acc):  # pragma: no cover
     """acc[j] += every channel's charge x (1 + beta sum over the other channels c0 of 16^g(c0)
     s(L - L_c0)) at column j of vector b: the crossing-order term of the time accumulator model
     pair by pair, with the crossing levels L = V_ref - u of that column (O((S G)^2) per column;
     see :func:`aimc_circuits.blocks.time_accumulator.pump_single_slope.model.order_charge`). qb, ub (S G, J), fj (J): work."""
-    S = Y.shape[0]
-    J1 = Y.shape[2] // 2
+    S = Y0.shape[0]
+    J1 = Y0.shape[1] // 2
     J = J1 - 1
     for s in range(S):
-        yr, y0r = Y[s, b], Y0[s]
+        yr, y0r = _yrow(Y, b_major, s, b, zrow), Y0[s]
         qa, qc, ua, uc = qb[2 * s], qb[2 * s + 1], ub[2 * s], ub[2 * s + 1]
         kpa, kna, kpb, knb, ab = kch[0, s, 0], kch[1, s, 0], kch[0, s, 1], kch[1, s, 1], kch[2, s, 1]
         for j in range(J):
@@ -280,13 +295,16 @@ def _exact_order(Y, Y0, b, kch, c2, g1, cst, dl, w_ch, beta_o, inv_2dw, inv_w, q
 
 
 @nb.njit(**_JIT)
-def analog(Y, Y0, p, w_ch, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, tdc_gain, tdc, exact_order, noisy, seed, b0,
-           xsum, alpha, beta, pedj, readout, quant, clip, top, y_out, code_out, sat_out):  # pragma: no cover
+def analog(Y, b_major, Y0, p, w_ch, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, tdc_gain, tdc, exact_order, noisy,
+           seed, b0, xsum, alpha, beta, pedj, readout, quant, clip, top, y_out, code_out, sat_out):  # pragma: no cover
     """The analog chain after the matmuls, for one chunk, and the digital readout.
 
-    Y: (S, cb, G (J+1)) float32 (the matmuls' outputs, a row per vector) plus Y0 (S, G (J+1))
-    float32 (per-channel constants): Y[s, b, g (J+1) + j] + Y0[s, g (J+1) + j] = V_ref - V of
-    channel (s, g) at column j, at g (J+1) + J the reference column's d = vdd - V_ref.
+    Y: (S_a, cb, G (J+1)) float32 (the matmuls' outputs, a row per vector; b_major: (cb, S_a,
+    G (J+1))) for the first S_a <= S sub-arrays (the others' inputs are all held: their outputs
+    are 0), plus Y0 (S, G (J+1)) float32 (per-channel constants): Y[s, b, g (J+1) + j] +
+    Y0[s, g (J+1) + j] = V_ref - V of channel (s, g) at column j, at g (J+1) + J the reference
+    column's d = vdd - V_ref. The held sub-arrays' charges are constants (only the crossing-
+    order factor of their channels changes with the vector): computed once per chunk.
     p: scalars (:data:`PARAMS`). w_ch (S G): each channel's group weight (any number of groups G;
     two groups take a fused path, and only they the exact crossing order). a2c_ref (S, G): the reference column's second-order coefficient;
     c_g, e_g (G): pulse-pair constant charge; kch (3, S, G, J) float32: the gains for V below and
@@ -300,8 +318,13 @@ def analog(Y, Y0, p, w_ch, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, t
     vector (:func:`_normals` with the call's `seed`, for blocks of 16 vectors at a time, counted from
     the batch's first vector: with b0 a multiple of 16 the draws do not depend on the chunking). Vector by vector
     (b0 + b is the row of the outputs): readout False: y_out = the continuous TDC code; True: the
-    readout y (and code_out, sat_out unless they are empty), with quantization / clipping as flagged."""
-    S, cb, GJ1 = Y.shape
+    readout y (and code_out, sat_out unless they are empty), with quantization / clipping as flagged;
+    y_out (B, m) with J = m c: the mean of the c column copies (columns j, j + m, ...) of each output."""
+    S = Y0.shape[0]
+    GJ1 = Y0.shape[1]
+    cb, Sa = (Y.shape[0], Y.shape[1]) if b_major else (Y.shape[1], Y.shape[0])
+    Sa = min(Sa, S)
+    zrow = np.zeros(GJ1, dtype=np.float32)
     G = w_ch.shape[0] // S  # capacitor groups
     J1 = GJ1 // G
     J = J1 - 1
@@ -344,9 +367,45 @@ def analog(Y, Y0, p, w_ch, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, t
     fj = np.empty(J, dtype=np.float32)
     var = np.empty(J, dtype=np.float32)
     tb = np.empty(J)
+    yv = np.empty(J)
+    m_out = y_out.shape[1]  # J, or J / (column copies): y_out gets the copies' mean
+    inv_copies = m_out / J
     nz = J + SG  # unit normals per vector: the columns', then the reference column's
     zblk = np.zeros(2 * ((_ZBLK * nz + 1) // 2), dtype=np.float32)
     lo, hi = (0.5, top + 0.5) if quant else (0.0, top + 1.0)
+    # the held sub-arrays (s >= Sa: every input at code 0, V - V_ref constant): their channels'
+    # charges and the first-order sums, once per chunk (the fused two-group path)
+    held = G == 2 and not exact and Sa < S
+    nh = 2 * (S - Sa) if held else 0
+    q_h = np.zeros((nh, J), dtype=np.float32)
+    uw_h = np.zeros(J, dtype=np.float32)
+    qu_h = np.zeros(J, dtype=np.float32)
+    raw_h = np.zeros(J, dtype=np.float32)
+    if held:
+        hc2 = np.empty(2, dtype=np.float32)
+        hg1 = np.empty(2, dtype=np.float32)
+        hcst = np.empty(2, dtype=np.float32)
+        for s in range(Sa, S):
+            for g in range(2):
+                a2c = a2c_ref[s, g]
+                d = np.float64(Y0[s, g * J1 + J])
+                dr = d + a2c * d * d
+                hg1[g] = (1.0 + 2.0 * b2 * dr + 3.0 * b3 * dr * dr) * (1.0 + 2.0 * a2c * d)
+                hc2[g] = b2 + 3.0 * b3 * dr
+                hcst[g] = c_g[g] + e_g[g] * dr
+            y0r = Y0[s]
+            kpa, kna = kch[0, s, 0], kch[1, s, 0]
+            kpb, knb, ab = kch[0, s, 1], kch[1, s, 1], kch[2, s, 1]
+            w1 = _F(w_ch[2 * s + 1])
+            qa, qc = q_h[2 * (s - Sa)], q_h[2 * (s - Sa) + 1]
+            for j in range(J):
+                q, q1, u, u1 = _pair(y0r[j], y0r[J1 + j], hc2[0], hg1[0], hcst[0], kpa[j], kna[j],
+                                     hc2[1], hg1[1], hcst[1], kpb[j], knb[j], ab[j], inv_w)
+                qa[j] = q
+                qc[j] = q1
+                uw_h[j] += u + w1 * u1
+                qu_h[j] += u * q + u1 * q1
+                raw_h[j] += q + q1
     for b in range(cb):
         if noisy and b % _ZBLK == 0:
             _normals(seed, ((b0 + b) // _ZBLK) * (zblk.shape[0] // 2), zblk)  # by global block: chunking-free
@@ -357,7 +416,8 @@ def analog(Y, Y0, p, w_ch, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, t
             for g in range(G):
                 ch = s * G + g
                 a2c = a2c_ref[s, g]
-                d = np.float64(Y[s, b, g * J1 + J] + Y0[s, g * J1 + J])
+                d = np.float64((Y[b, s, g * J1 + J] if b_major else Y[s, b, g * J1 + J]) if s < Sa else 0.0) \
+                    + np.float64(Y0[s, g * J1 + J])
                 dl[ch] = d
                 dr = d + a2c * d * d
                 vc += dr
@@ -390,10 +450,19 @@ def analog(Y, Y0, p, w_ch, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, t
         acc_qu[:] = 0.0
         acc_raw[:] = 0.0
         if exact:  # (the first-order sums stay 0: no correction below)
-            _exact_order(Y, Y0, b, kch, c2, g1, cst, dl, w_ch, beta_o, inv_2dw, inv_w, qb, ub, fj, acc)
+            _exact_order(Y, b_major, zrow, Y0, b, kch, c2, g1, cst, dl, w_ch, beta_o, inv_2dw, inv_w, qb, ub, fj, acc)
         elif G == 2:
-            for s in range(S):  # both groups of a sub-array in one pass (half the accumulator traffic)
-                yr, y0r = Y[s, b], Y0[s]
+            if held:  # the held sub-arrays' constant charges, with this vector's crossing-order factors
+                acc_uw[:] = uw_h
+                acc_qu[:] = qu_h
+                acc_raw[:] = raw_h
+                for s in range(Sa, S):
+                    qa, qc = q_h[2 * (s - Sa)], q_h[2 * (s - Sa) + 1]
+                    fra, frb = _F(fac[2 * s]), _F(fac[2 * s + 1])
+                    for j in range(J):
+                        acc[j] += qa[j] * fra + qc[j] * frb
+            for s in range(Sa):  # both groups of a sub-array in one pass (half the accumulator traffic)
+                yr, y0r = Y[b, s] if b_major else Y[s, b], Y0[s]
                 c2a, g1a, cra, fra = c2[2 * s], g1[2 * s], cst[2 * s], fac[2 * s]
                 c2b, g1b, crb, frb = c2[2 * s + 1], g1[2 * s + 1], cst[2 * s + 1], fac[2 * s + 1]
                 kpa, kna = kch[0, s, 0], kch[1, s, 0]  # gains for V below / above V_ref
@@ -408,7 +477,7 @@ def analog(Y, Y0, p, w_ch, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, t
                     acc[j] += q * fra + q1 * frb
         else:
             for s in range(S):  # any number of groups: one pass per channel
-                yr, y0r = Y[s, b], Y0[s]
+                yr, y0r = _yrow(Y, b_major, s, b, zrow), Y0[s]
                 for g in range(G):
                     ch = s * G + g
                     c2a, g1a, cra, fra, wg = c2[ch], g1[ch], cst[ch], fac[ch], _F(w_ch[ch])
@@ -435,24 +504,34 @@ def analog(Y, Y0, p, w_ch, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, var_q0, t
         if noisy:
             for j in range(J):
                 tb[j] += np.sqrt(var[j]) * z[j]
-        # the digital readout
+        # the digital readout (into yv; y_out's row is yv, or the mean of its column copies)
         yo = y_out[b0 + b]
         if not readout:
-            yo[:] = tb
-            continue
-        xp = p[_PED] * xsum[b]
-        if code_out.shape[0]:
-            co, so = code_out[b0 + b], sat_out[b0 + b]
-            for j in range(J):
-                code = np.floor(tb[j]) + 0.5 if quant else tb[j]
-                so[j] = clip and (code <= lo or code >= hi)
-                if clip:
-                    code = min(max(code, lo), hi)
-                co[j] = code
-                yo[j] = alpha[j] * code + beta[j] + xp - pedj[j]
+            yv[:] = tb
         else:
-            for j in range(J):
-                code = np.floor(tb[j]) + 0.5 if quant else tb[j]
-                if clip:
-                    code = min(max(code, lo), hi)
-                yo[j] = alpha[j] * code + beta[j] + xp - pedj[j]
+            xp = p[_PED] * xsum[b]
+            if code_out.shape[0]:
+                co, so = code_out[b0 + b], sat_out[b0 + b]
+                for j in range(J):
+                    code = np.floor(tb[j]) + 0.5 if quant else tb[j]
+                    so[j] = clip and (code <= lo or code >= hi)
+                    if clip:
+                        code = min(max(code, lo), hi)
+                    co[j] = code
+                    yv[j] = alpha[j] * code + beta[j] + xp - pedj[j]
+            else:
+                for j in range(J):
+                    code = np.floor(tb[j]) + 0.5 if quant else tb[j]
+                    if clip:
+                        code = min(max(code, lo), hi)
+                    yv[j] = alpha[j] * code + beta[j] + xp - pedj[j]
+        if m_out == J:
+            yo[:] = yv
+        else:
+            for jj in range(m_out):
+                yo[jj] = yv[jj]
+            for c in range(1, J // m_out):
+                for jj in range(m_out):
+                    yo[jj] += yv[c * m_out + jj]
+            for jj in range(m_out):
+                yo[jj] *= inv_copies

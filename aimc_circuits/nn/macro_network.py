@@ -158,14 +158,14 @@ class MacroNetwork:
             e_vmm = 0.0  # every pass, every tile (the whole array's energy)
             for xc in ml.codes(sample):
                 for (r0, r1), row in ml.tiles_for(self.macro, 0).items() if xc is not None else ():
-                    e_vmm += sum(tile.energy(np.tile(xc[:, r0:r1], rep)).total for _, tile, rep in row)
+                    e_vmm += sum(tile.energy(xc[:, r0:r1]).total for _, tile, _ in row)
             energy += e_vmm * vmms
             n_vmm = vmms * (2 if ml.two_pass else 1)
             latency += t["latency_ns"] + (n_vmm - 1) * t["cycle_ns"]
             slowest = max(slowest, n_vmm * t["cycle_ns"])
             K, N = ml.w_q.shape
-            reps = sorted({f"{rep}x{tile.cols // (c1 - c0)}" for row in ml.tiles_for(self.macro, 0).values()
-                           for (c0, c1), tile, rep in row})
+            reps = sorted({f"{tile.copies}x{tile.column_copies}" for row in ml.tiles_for(self.macro, 0).values()
+                           for _, tile, _ in row})
             layers.append({"name": ml.name, "K": K, "N": N, "tiles": ml.n_tiles(self.macro), "replicas": reps,
                            "passes": 2 if ml.two_pass else 1, "vmms_per_inference": n_vmm, "error_sig_pct": err,
                            "input_clipped": clipped[i], "energy_per_inference_j": e_vmm * vmms})

@@ -79,13 +79,9 @@ class MappedLayer:
         tiles = self.tiles_for(macro, chip)
         out = np.zeros((x.shape[0], self.w_q.shape[1]))
         for (r0, r1), row in tiles.items():
-            rep = row[0][2]  # the row tile's copies: the same in each of its column tiles
-            driven = [(np.tile(xc[:, r0:r1], rep), sign) for xc, sign in parts]  # each input on all its copies
-            for (c0, c1), tile, _ in row:
-                copies = tile.cols // (c1 - c0)
-                for xr, sign in driven:
-                    y = tile.vmm(xr, rng).reshape(x.shape[0], copies, c1 - c0)
-                    out[:, c0:c1] += (sign / rep) * y.mean(1)
+            for (c0, c1), tile, rep in row:  # the sum over the row copies, the mean over the column copies
+                for xc, sign in parts:
+                    out[:, c0:c1] += (sign / rep) * tile.vmm(xc[:, r0:r1], rng)
         return out
 
     def replicas(self, macro: Any, r0: int, r1: int) -> int:
@@ -128,8 +124,8 @@ class MappedLayer:
                 for c0, c1 in cols:  # every tile its own chip: seed from the instance and the tile
                     m = macro.with_chip(100_003 * chip + 1009 * self.index + t, self.tdc_current)
                     copies = max(1, c.n_outputs // (c1 - c0)) if self.replicate else 1  # averaged digitally
-                    tile = m.program(np.tile(self.w_q[r0:r1, c0:c1], (rep, copies)),
-                                     trim_x=np.tile(self.calib_codes[:, r0:r1], rep))
+                    tile = m.program(self.w_q[r0:r1, c0:c1], trim_x=self.calib_codes[:, r0:r1], row_copies=rep,
+                                     column_copies=copies)
                     tiles[(r0, r1)].append(((c0, c1), tile, rep))
                     t += 1
             self.tiles[key] = tiles
