@@ -229,6 +229,15 @@ def test_bad_layers_and_inputs_are_refused_by_name(macro):
         p.vmm(np.zeros((2, 9), int))
     with pytest.raises(ParameterError, match="x contains 256"):
         p.vmm(np.full((2, 8), 256))
+    for bad in (0, 2.5, True):
+        with pytest.raises(ParameterError, match=f"row_copies={bad!r}; allowed: an integer >= 1"):
+            macro.program(np.zeros((8, 3), int), row_copies=bad)
+    with pytest.raises(ParameterError, match=r"k x row_copies \(129\) <= n_inputs=1024"):
+        macro.program(np.zeros((8, 3), int), row_copies=129)
+    with pytest.raises(ParameterError, match=r"m x column_copies \(86\) <= n_outputs=256"):
+        macro.program(np.zeros((8, 3), int), column_copies=86)
+    with pytest.raises(ParameterError, match="trim_x contains 300"):
+        macro.program(np.zeros((8, 3), int), trim_x=np.full((4, 8), 300))
 
 
 def test_output_range_config_is_checked():
