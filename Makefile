@@ -2,7 +2,7 @@
 VENV ?= .venv
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-slow bench calibrate
+.PHONY: setup run test test-notebooks test-slow bench calibrate
 setup:
 	bash scripts/setup.sh
 
@@ -11,6 +11,10 @@ run: setup
 
 test: setup
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# the notebooks whose fast-profile characterization takes minutes of SPICE (CI runs this after make test)
+test-notebooks: setup
+	AIMC_SLOW=1 $(VENV)/bin/python -m pytest -m "slow and notebook" $(PYTEST_ARGS)
 
 test-slow: setup
 	AIMC_SLOW=1 $(VENV)/bin/python -m pytest $(PYTEST_ARGS)

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-#: notebooks whose fast-profile characterization takes minutes of SPICE from an empty cache: run
-#: with the slow tests (make test-slow), so that make test stays near 10 minutes
+#: notebooks whose fast-profile characterization takes minutes of SPICE from an empty cache: run by
+#: `make test-notebooks` (CI runs it after `make test`) and `make test-slow`, so that make test
+#: stays near 10 minutes
 SLOW_NOTEBOOKS = {"02_row_driver.ipynb", "03_time_accumulator.ipynb"}
-NOTEBOOKS = [pytest.param(p, id=p.name, marks=[pytest.mark.slow] if p.name in SLOW_NOTEBOOKS else [])
+NOTEBOOKS = [pytest.param(p, id=p.name, marks=[pytest.mark.slow, pytest.mark.notebook] if p.name in SLOW_NOTEBOOKS
+                          else [])
              for p in sorted((ROOT / "notebooks").glob("*.ipynb"))]
 
 
