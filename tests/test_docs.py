@@ -16,6 +16,8 @@ SLOW_NOTEBOOKS = {"02_row_driver.ipynb", "03_time_accumulator.ipynb"}
 NOTEBOOKS = [pytest.param(p, id=p.name, marks=[pytest.mark.slow, pytest.mark.notebook] if p.name in SLOW_NOTEBOOKS
                           else [])
              for p in sorted((ROOT / "notebooks").glob("*.ipynb"))]
+#: per cell: the time accumulator's fast characterization is one cell (~10 min of SPICE on 2 cores)
+NOTEBOOK_CELL_TIMEOUT_S = 1800
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS)
@@ -25,7 +27,7 @@ def test_notebook_runs(path, fresh_cache, monkeypatch):
     monkeypatch.setenv("AIMC_PROFILE", "fast")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
-    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+    nbclient.NotebookClient(nb, timeout=NOTEBOOK_CELL_TIMEOUT_S, kernel_name="python3",
                             resources={"metadata": {"path": str(ROOT)}}).execute()
 
 
