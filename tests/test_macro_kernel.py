@@ -64,19 +64,25 @@ def test_tanh_approximant_error():
 
 
 @pytest.mark.parametrize("b0", [0, 5])
-def test_levels_match_numpy(b0):
-    """Le[b] = L(x_b) + mu L(x_{b-1}) (code 0 before the first vector); xsum, (min, max) of the codes."""
+@pytest.mark.parametrize("mapped", [False, True])
+def test_levels_match_numpy(b0, mapped):
+    """Le[b, k] = L(x_b[i]) + mu L(x_{b-1}[i]) (code 0 before the first vector) with i = k, or i =
+    idx[k] (a tile's matmul rows reading its inputs through an index); xsum over x's own columns,
+    (min, max) of the codes."""
     R, cb = 32, 6
     rng = np.random.default_rng(b0)
     x = rng.integers(0, 256, (b0 + cb, R)).astype(np.int32)
     table = rng.random(256).astype(np.float32)
     mu = 0.07
-    Le = np.empty((cb, R), np.float32)
+    idx = rng.integers(0, R, 50) if mapped else np.zeros(0, np.int64)
+    cols = idx if mapped else np.arange(R)
+    Le = np.empty((cb, cols.size), np.float32)
     xsum = np.empty(cb, np.int64)
-    lo, hi = kernel.levels(x, b0, b0 + cb, table, mu, Le, xsum)
-    prev = table[x[b0 - 1]] if b0 else np.full(R, table[0])
-    want_prev = np.vstack([prev, table[x[b0:b0 + cb - 1]]])
-    np.testing.assert_allclose(Le, table[x[b0:b0 + cb]] + np.float32(mu) * want_prev, rtol=1e-6)
+    lo, hi = kernel.levels(x, b0, b0 + cb, table, mu, idx, Le, xsum)
+    xc = x[:, cols]
+    prev = table[xc[b0 - 1]] if b0 else np.full(cols.size, table[0])
+    want_prev = np.vstack([prev, table[xc[b0:b0 + cb - 1]]])
+    np.testing.assert_allclose(Le, table[xc[b0:b0 + cb]] + np.float32(mu) * want_prev, rtol=1e-6)
     assert np.array_equal(xsum, x[b0:b0 + cb].sum(1))
     assert (lo, hi) == (x[b0:b0 + cb].min(), x[b0:b0 + cb].max())
 
