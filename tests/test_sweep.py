@@ -66,6 +66,25 @@ def test_second_run_is_served_from_cache(fresh_cache):
         assert a.measures == b.measures
 
 
+def test_cache_key_covers_the_code_that_reads_a_point(monkeypatch):
+    """Editing the testbench's module, its base class's module or a measurement helper's module
+    changes the code hash in every point's cache key (no stale cached result is served)."""
+    import inspect
+
+    from aimc_circuits.blocks import devices
+    from aimc_circuits.spice import measure, runner
+    from aimc_circuits.spice import testbench as base_module
+
+    tb = InverterDelay()
+    before = tb.code_hash()
+    real = inspect.getsource
+    for mod in (devices, base_module, runner, measure):
+        monkeypatch.setattr(inspect, "getsource", lambda obj, _m=mod: real(obj) + ("\n# edited" if obj is _m else ""))
+        assert tb.code_hash() != before, mod.__name__
+        monkeypatch.setattr(inspect, "getsource", real)
+    assert tb.code_hash() == before
+
+
 def test_killed_sweep_resumes_without_redoing_points(fresh_cache, tmp_path):
     loads = [float(c) * 1e-15 for c in range(2, 26, 2)]  # 12 points, one worker: in order
     script = textwrap.dedent(f"""

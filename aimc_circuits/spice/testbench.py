@@ -17,6 +17,7 @@ Parameters come in three kinds:
 from __future__ import annotations
 
 import hashlib
+import importlib
 import inspect
 import math
 import re
@@ -33,6 +34,8 @@ from .runner import SimResult
 __all__ = ["Testbench", "RESERVED", "TEMP_RANGE_C"]
 
 RESERVED = ("corner", "temp", "seed")
+#: modules (of this package) whose code reads every point's results, hashed into every cache key
+MEASUREMENT_MODULES = ("spice.runner", "spice.measure")
 #: Allowed simulation temperatures (C): the range the sky130 models are qualified over.
 TEMP_RANGE_C = (-55.0, 150.0)
 
@@ -75,10 +78,23 @@ class Testbench(ABC):
 
     # ------------------------------------------------------------------------------
     def code_hash(self) -> str:
-        """Hash of the testbench's source module (so editing measure() invalidates the cache)."""
-        mod = inspect.getmodule(type(self))
-        src = inspect.getsource(mod) if mod is not None else inspect.getsource(type(self))
-        return hashlib.sha256(src.encode()).hexdigest()[:16] + ":" + repr(self)
+        """Hash of the code that makes and reads a point: the testbench's module, the modules of
+        its base classes in this package and the SPICE layer's runner and measurement helpers
+        (:data:`MEASUREMENT_MODULES`); so editing measure(), a base class or a helper it calls
+        invalidates the cache."""
+        cls = type(self)
+        mod = inspect.getmodule(cls)
+        h = hashlib.sha256((inspect.getsource(mod) if mod is not None else inspect.getsource(cls)).encode())
+        seen = {mod}
+        package = __name__.split(".")[0]
+        more = [inspect.getmodule(c) for c in cls.__mro__[1:]] + [importlib.import_module(f"{package}.{m}")
+                                                                  for m in MEASUREMENT_MODULES]
+        for m in more:
+            if m is None or m in seen or not m.__name__.startswith(package + "."):
+                continue
+            seen.add(m)
+            h.update(inspect.getsource(m).encode())
+        return h.hexdigest()[:16] + ":" + repr(self)
 
     def normalize(self, point: Mapping[str, Any]) -> dict[str, Any]:
         """Fill defaults and validate one point; ParameterError names the bad value and the allowed ones."""
