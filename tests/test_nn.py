@@ -280,6 +280,29 @@ def test_a_window_beyond_the_characterized_thresholds_warns_with_the_range():
     np.testing.assert_allclose(v, 1.1)
 
 
+def test_held_output_windows_are_reported_once_per_layer(macro):
+    """The MLP's tiles hold a few columns' windows at the characterized thresholds on every chip:
+    evaluate() reports each such layer once (the range of held columns per chip), a forward on a
+    new chip once per layer for all its tiles."""
+    d = digits("mlp")
+    mn = MacroNetwork(load_network("mlp"), d["calib_x"], macro)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mn.evaluate(d["test_x"][:64], d["test_y"][:64], n_chips=2)
+    msgs = [str(w.message) for w in caught if "output window" in str(w.message)]
+    assert 1 <= len(msgs) <= len(mn.mapped), msgs
+    assert all(re.match(r"layer '(fc1|fc2)': output window: \d+(\.\.\d+)? of (1024|250) columns on each of 2 chips "
+                        r"need a TDC stop threshold outside the characterized 1\.12\.\.1\.62 V", m) for m in msgs), msgs
+    held = {ml.name: ml.window_held for ml in mn.mapped.values()}
+    assert set(held["fc1"]) == {0, 1} and all(h[1] == 1024 for h in held["fc1"].values())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mn.forward(d["test_x"][:8], "macro", chip=7)
+    msgs = [str(w.message) for w in caught if "output window" in str(w.message)]
+    assert len(msgs) == sum(ml.window_held[7][0] > 0 for ml in mn.mapped.values()), msgs
+    assert all(re.search(r"columns of its (4|1) tiles on chip 7 need", m) for m in msgs), msgs
+
+
 def test_network_command_refuses_bad_options(capsys):
     from aimc_circuits.cli import main
 

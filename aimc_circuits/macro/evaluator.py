@@ -281,11 +281,13 @@ class Macro:
         self._fold_cache = (key, f, ro)
         return f, ro
 
-    def fold_windowed(self, w_ob: np.ndarray, x: np.ndarray, tile: tuple[int, int, int] | None = None) -> Folded:
+    def fold_windowed(self, w_ob: np.ndarray, x: np.ndarray, tile: tuple[int, int, int] | None = None,
+                      held_out: list | None = None) -> Folded:
         """The folded form of w_ob (n_inputs, n_outputs) on this chip; for a tile (rows, cols, k),
         restricted to its rows and columns in use, the rows copies of k inputs that the pass reads
         as x (B, k) (:func:`.fold.restrict`, :func:`.fold.copy_layout`); with ``config.window_trim``,
-        each column's TDC stop threshold set to centre the continuous codes of the trim batch x."""
+        each column's TDC stop threshold set to centre the continuous codes of the trim batch x
+        (held_out: see :func:`.trim.window_thresholds`)."""
         c = self.config
         f = fold(c, self.row, self.cell, self.ta, self.chip, w_ob)
         if tile is not None:
@@ -295,7 +297,8 @@ class Macro:
             return f
         xp = x
         vhi = window_thresholds(lambda v: self._continuous_code(xp, with_thresholds(f, c, self.ta, self.chip, v)),
-                                self.ta.design.vhi, self.ta.threshold_range(c.tdc_current), 2**c.output_bits)
+                                self.ta.design.vhi, self.ta.threshold_range(c.tdc_current), 2**c.output_bits,
+                                held_out=held_out)
         return with_thresholds(f, c, self.ta, self.chip, vhi)
 
     def _design_trim(self) -> tuple[float, float]:
@@ -385,15 +388,17 @@ class Macro:
         f, ro = self.fold(wo)
         return self._run(xi, f, ro, rng, codes=False)[0]
 
-    def program(self, w: Any, trim_x: Any = None, row_copies: int = 1, column_copies: int = 1) -> "ProgrammedMacro":
+    def program(self, w: Any, trim_x: Any = None, row_copies: int = 1, column_copies: int = 1,
+                quiet: bool = False) -> "ProgrammedMacro":
         """This chip with the weights w (k, m) loaded, k row_copies <= n_inputs rows and
         m column_copies <= n_outputs columns in use (a network layer's tile, stored as copies: each
         input drives all its row copies, the column copies are averaged;
         :class:`.program.ProgrammedMacro`): the column trim measured on trim_x (N, k) codes (None:
-        uniform random codes); ``.vmm(x, rng)`` takes x (B, k)."""
+        uniform random codes); ``.vmm(x, rng)`` takes x (B, k). quiet: no warning for columns whose
+        output window is held at the characterized thresholds (``.window_held`` counts them)."""
         from .program import ProgrammedMacro
 
-        return ProgrammedMacro(self, w, trim_x, row_copies, column_copies)
+        return ProgrammedMacro(self, w, trim_x, row_copies, column_copies, quiet)
 
     def continuous_code(self, x: Any, w: Any) -> np.ndarray:
         """The TDC's continuous stop time in counter periods (stop time / t_lsb), (B, n_outputs),

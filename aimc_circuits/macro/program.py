@@ -23,6 +23,7 @@ accumulator runs).
 """
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,7 +33,7 @@ from ..errors import ParameterError
 from .energy import Energy, energy_at_levels, mean_levels
 from .fold import Folded
 from .result import EvalResult
-from .trim import Readout, column_trim, trim_batch
+from .trim import Readout, column_trim, trim_batch, window_warning
 
 if TYPE_CHECKING:
     from .evaluator import Macro
@@ -47,9 +48,12 @@ class ProgrammedMacro:
     trim_x: calibration inputs (N, k) codes for the column trim (None: uniform random codes from
     ``config.column_trim_seed``). ``vmm(x, rng)`` takes x (B, k) and gives the m outputs (each
     the sum over the row copies, the mean over the column copies); ``evaluate(x, rng)`` gives
-    every column of the array in use (m column_copies, copy c of output j at c m + j)."""
+    every column of the array in use (m column_copies, copy c of output j at c m + j).
+    ``window_held``: the columns whose output window needs a threshold outside the characterized
+    range (warned about unless quiet)."""
 
-    def __init__(self, macro: "Macro", w: Any, trim_x: Any = None, row_copies: int = 1, column_copies: int = 1):
+    def __init__(self, macro: "Macro", w: Any, trim_x: Any = None, row_copies: int = 1, column_copies: int = 1,
+                 quiet: bool = False):
         c = macro.config
         self.macro = macro
         half = 2 ** (c.weight_bits - 1)
@@ -68,14 +72,23 @@ class ProgrammedMacro:
         self.w_ob = self.w + half
         self.folded: Folded | None = None  # None: the ideal macro (x @ w exactly)
         self.readout: Readout | None = None
+        self.window_held = 0
         if c.nonidealities.any_on:
             xt = trim_batch(c, self.rows) if trim_x is None else self._check_x(trim_x, "trim_x")
             used = self.w_used()
-            self.folded = macro.fold_windowed(self.w_array(), xt, (used.shape[0], used.shape[1], self.rows))
+            held: list[int] = []
+            self.folded = macro.fold_windowed(self.w_array(), xt, (used.shape[0], used.shape[1], self.rows), held)
+            self.window_held = held[0] if held else 0
+            if self.window_held and not quiet:
+                warnings.warn(window_warning(self.window_held, used.shape[1], self.window_range()), stacklevel=3)
             # the trim's targets on the whole array (every copy of the rows, driven by its input)
             self.readout = column_trim(c, self.folded, used, macro._design_trim(),
                                        lambda xp, f: macro._continuous_code(xp[:, :self.rows], f),
                                        x=np.tile(xt, self.copies))
+
+    def window_range(self) -> tuple[float, float]:
+        """The characterized TDC stop thresholds (V) of the output window at this macro's TDC setting."""
+        return self.macro.ta.threshold_range(self.macro.config.tdc_current)
 
     # -- inputs ------------------------------------------------------------------------------
     def _check_x(self, x: Any, name: str = "x", x_range: bool = True) -> np.ndarray:

@@ -23,7 +23,8 @@ import numpy as np
 from .config import MacroConfig
 from .fold import Folded, pedestal
 
-__all__ = ["Readout", "analog_target", "design_trim", "column_trim", "window_thresholds", "trim_batch", "TRIM_VECTORS"]
+__all__ = ["Readout", "analog_target", "design_trim", "column_trim", "window_thresholds", "window_warning", "trim_batch",
+           "TRIM_VECTORS"]
 
 TRIM_VECTORS = 256  #: vectors of each trim batch
 
@@ -96,13 +97,22 @@ WINDOW_PERCENTILES = (1.0, 99.0)  #: the trim batch's code spread the output win
 WINDOW_STEP_V = 0.01  #: threshold step of the window's slope estimate (V)
 
 
+def window_warning(n_held: str | int, n_cols: int, v_range: tuple[float, float], where: str = "") -> str:
+    """The warning for n_held of n_cols columns (where: e.g. " on each of 5 chips") whose output
+    window needs a threshold outside v_range."""
+    lo, hi = v_range
+    return (f"output window: {n_held} of {n_cols} columns{where} need a TDC stop threshold outside the characterized "
+            f"{lo:g}..{hi:g} V; held at the end of that range (their codes stay off centre)")
+
+
 def window_thresholds(code_at: Callable[[np.ndarray], np.ndarray], vhi0: float, v_range: tuple[float, float],
-                      n_codes: int) -> np.ndarray:
+                      n_codes: int, held_out: list | None = None) -> np.ndarray:
     """Per-column stop thresholds (V) that centre the codes of a trim batch in 0..n_codes:
     code_at(vhi) gives its continuous codes (B, J) at thresholds vhi (J,). Two Newton steps on
     the midpoint of the WINDOW_PERCENTILES codes, the slope from a WINDOW_STEP_V step. Thresholds
     the centring would need outside v_range (the characterized ones) are held at its ends, with
-    a warning naming how many columns and the range."""
+    a warning naming how many columns and the range (held_out given: the count of held columns
+    is appended to it instead, for the caller to report)."""
     lo, hi = v_range
 
     def mid(v):
@@ -118,10 +128,10 @@ def window_thresholds(code_at: Callable[[np.ndarray], np.ndarray], vhi0: float, 
         v = np.clip(want, lo, hi)
         m = mid(v)
     held = (want < lo) | (want > hi)
-    if held.any():
+    if held_out is not None:
+        held_out.append(int(held.sum()))
+    elif held.any():
         import warnings
 
-        warnings.warn(f"output window: {int(held.sum())} of {v.size} columns need a TDC stop threshold outside the "
-                      f"characterized {lo:g}..{hi:g} V; held at the end of that range (their codes stay off centre)",
-                      stacklevel=3)
+        warnings.warn(window_warning(int(held.sum()), v.size, v_range), stacklevel=3)
     return v

@@ -14,12 +14,14 @@ The digital work (bias, scales, partial-sum adds, ReLU, pooling) is not counted 
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
 from ..errors import ParameterError
+from ..macro.trim import window_warning
 from .layers import MAPPED, Network
 from .mapping import MappedLayer, layer_inputs, quantize_layer
 
@@ -123,6 +125,18 @@ class MacroNetwork:
             x = ml.forward(x, backend, self.macro, chip, rng)
         return x
 
+    def _warn_held_windows(self, chips: Any) -> None:
+        """One warning per layer whose tiles hold some output windows at the characterized
+        thresholds on these chips: the range of held columns per chip."""
+        for ml in self.mapped.values():
+            held = [ml.window_held[k][0] for k in chips if k in ml.window_held]
+            if held and max(held) > 0:
+                n_cols = next(ml.window_held[k][1] for k in chips if k in ml.window_held)
+                tile = next(t for row in ml.tiles_for(self.macro, 0).values() for _, t, _ in row)
+                count = f"{min(held)}..{max(held)}" if min(held) != max(held) else f"{held[0]}"
+                warnings.warn(f"layer {ml.name!r}: " + window_warning(count, n_cols, tile.window_range(),
+                                                                      f" on each of {len(held)} chips"), stacklevel=3)
+
     def n_macros(self) -> int:
         return sum(ml.n_tiles(self.macro) for ml in self.mapped.values())
 
@@ -141,10 +155,17 @@ class MacroNetwork:
         a_int8 = acc(self.forward(x, "int8", trace=lambda i, p: patches.setdefault(i, p)))
         clipped = {i: ml.input_clipped for i, ml in self.mapped.items()}
         a_macro = []
-        for k in range(n_chips):
-            a_macro.append(acc(self.forward(x, "macro", chip=k, rng=np.random.default_rng(seed + k))))
-            if progress:
-                progress(f"chip {k + 1}/{n_chips}: accuracy {a_macro[-1]:.2f} %")
+        for ml in self.mapped.values():  # one summary per layer below, not a warning per chip
+            ml.warn_window = False
+        try:
+            for k in range(n_chips):
+                a_macro.append(acc(self.forward(x, "macro", chip=k, rng=np.random.default_rng(seed + k))))
+                if progress:
+                    progress(f"chip {k + 1}/{n_chips}: accuracy {a_macro[-1]:.2f} %")
+        finally:
+            for ml in self.mapped.values():
+                ml.warn_window = True
+        self._warn_held_windows(range(n_chips))
         layers, energy, latency, slowest = [], 0.0, 0.0, 0.0
         t = self.macro.timing()
         rng = np.random.default_rng(seed)

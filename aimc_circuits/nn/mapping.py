@@ -18,12 +18,14 @@ the layer's own calibration inputs, as a deployed chip's back end would do it.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..errors import ParameterError
+from ..macro.trim import window_warning
 from .layers import MAPPED, Network
 
 __all__ = ["MappedLayer", "quantize_layer", "tile_bounds", "WEIGHT_CODE_MAX"]
@@ -54,6 +56,9 @@ class MappedLayer:
     tdc_current: float | None = None  #: the layer's output range: TDC charge-up current of its tiles (None: the macro's)
     input_clipped: int = 0  #: inputs above the top code seen so far (they saturate at it)
     tiles: dict = field(default_factory=dict, repr=False)
+    #: per chip instance: (columns whose output window is held at the characterized thresholds, columns in use)
+    window_held: dict = field(default_factory=dict, repr=False)
+    warn_window: bool = True  #: warn (once per chip, for all its tiles) about held windows when the tiles are made
 
     @property
     def name(self) -> str:
@@ -125,10 +130,17 @@ class MappedLayer:
                     m = macro.with_chip(100_003 * chip + 1009 * self.index + t, self.tdc_current)
                     copies = max(1, c.n_outputs // (c1 - c0)) if self.replicate else 1  # averaged digitally
                     tile = m.program(self.w_q[r0:r1, c0:c1], trim_x=self.calib_codes[:, r0:r1], row_copies=rep,
-                                     column_copies=copies)
+                                     column_copies=copies, quiet=True)
                     tiles[(r0, r1)].append(((c0, c1), tile, rep))
                     t += 1
             self.tiles[key] = tiles
+            made = [tile for row in tiles.values() for _, tile, _ in row]
+            held = (sum(tl.window_held for tl in made), sum(tl.cols * tl.column_copies for tl in made))
+            self.window_held[chip] = held
+            if held[0] and self.warn_window:
+                warnings.warn(f"layer {self.name!r}: " + window_warning(held[0], held[1], made[0].window_range(),
+                                                                        f" of its {len(made)} tiles on chip {chip}"),
+                              stacklevel=4)
         return self.tiles[key]
 
     def n_tiles(self, macro: Any) -> int:
