@@ -295,8 +295,7 @@ class Macro:
             f = copy_layout(restrict(f, rows, cols), k, rows)
         if not (c.window_trim and self.ni.any_on):
             return f
-        xp = x
-        vhi = window_thresholds(lambda v: self._continuous_code(xp, with_thresholds(f, c, self.ta, self.chip, v)),
+        vhi = window_thresholds(lambda v: self._continuous_code(x, with_thresholds(f, c, self.ta, self.chip, v)),
                                 self.ta.design.vhi, self.ta.threshold_range(c.tdc_current), 2**c.output_bits,
                                 held_out=held_out)
         return with_thresholds(f, c, self.ta, self.chip, vhi)

@@ -262,6 +262,16 @@ def _yrow(Y, b_major, s, b, zrow):  # pragma: no cover - compiled
 
 
 @nb.njit(**_JIT)
+def _ref_terms(d, a2c, b2, b3, cg, eg):  # pragma: no cover - compiled
+    """A channel's terms from its reference column's d = vdd - V_ref: the reference level with its
+    second-order term dr, the ramp's slope factor at it dd, the channel's first-order gain g1,
+    second-order coefficient c2 and pulse-pair constant charge cst."""
+    dr = d + a2c * d * d
+    dd = 1.0 + 2.0 * b2 * dr + 3.0 * b3 * dr * dr
+    return dr, dd, dd * (1.0 + 2.0 * a2c * d), b2 + 3.0 * b3 * dr, cg + eg * dr
+
+
+@nb.njit(**_JIT)
 def _exact_order(Y, b_major, zrow, Y0, b, kch, c2, g1, cst, dl, w_ch, beta_o, inv_2dw, inv_w, qb, ub, fj, acc):  # pragma: no cover
     """acc[j] += every channel's charge x (1 + beta sum over the other channels c0 of 16^g(c0)
     s(L - L_c0)) at column j of vector b: the crossing-order term of the time accumulator model
@@ -387,12 +397,8 @@ def analog(Y, b_major, Y0, p, w_ch, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, 
         hcst = np.empty(2, dtype=np.float32)
         for s in range(Sa, S):
             for g in range(2):
-                a2c = a2c_ref[s, g]
-                d = np.float64(Y0[s, g * J1 + J])
-                dr = d + a2c * d * d
-                hg1[g] = (1.0 + 2.0 * b2 * dr + 3.0 * b3 * dr * dr) * (1.0 + 2.0 * a2c * d)
-                hc2[g] = b2 + 3.0 * b3 * dr
-                hcst[g] = c_g[g] + e_g[g] * dr
+                _, _, hg1[g], hc2[g], hcst[g] = _ref_terms(np.float64(Y0[s, g * J1 + J]), a2c_ref[s, g], b2, b3,
+                                                           c_g[g], e_g[g])
             y0r = Y0[s]
             kpa, kna = kch[0, s, 0], kch[1, s, 0]
             kpb, knb, ab = kch[0, s, 1], kch[1, s, 1], kch[2, s, 1]
@@ -415,17 +421,11 @@ def analog(Y, b_major, Y0, p, w_ch, a2c_ref, c_g, e_g, kch, slope_mean, sd_ref, 
         for s in range(S):
             for g in range(G):
                 ch = s * G + g
-                a2c = a2c_ref[s, g]
                 d = np.float64((Y[b, s, g * J1 + J] if b_major else Y[s, b, g * J1 + J]) if s < Sa else 0.0) \
                     + np.float64(Y0[s, g * J1 + J])
                 dl[ch] = d
-                dr = d + a2c * d * d
+                dr, d1[ch], g1[ch], c2[ch], cst[ch] = _ref_terms(d, a2c_ref[s, g], b2, b3, c_g[g], e_g[g])
                 vc += dr
-                dd = 1.0 + 2.0 * b2 * dr + 3.0 * b3 * dr * dr
-                d1[ch] = dd
-                g1[ch] = dd * (1.0 + 2.0 * a2c * d)
-                c2[ch] = b2 + 3.0 * b3 * dr
-                cst[ch] = c_g[g] + e_g[g] * dr
         if order:  # each channel's pumps see the charge of the channels crossing before it
             for c1 in range(SG):
                 wa[c1] = -0.5 * w_ch[c1]  # the channel itself (overlap 1/2) left out
