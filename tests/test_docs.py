@@ -11,8 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 #: notebooks whose fast-profile characterization takes minutes of SPICE from an empty cache: run by
 #: `make test-notebooks` (CI runs it after `make test`) and `make test-slow`, so that make test
-#: stays near 10 minutes
-SLOW_NOTEBOOKS = {"02_row_driver.ipynb", "03_time_accumulator.ipynb"}
+#: stays under 10 minutes from an empty SPICE cache
+SLOW_NOTEBOOKS = {"01_cell.ipynb", "02_row_driver.ipynb", "03_time_accumulator.ipynb"}
 NOTEBOOKS = [pytest.param(p, id=p.name, marks=[pytest.mark.slow, pytest.mark.notebook] if p.name in SLOW_NOTEBOOKS
                           else [])
              for p in sorted((ROOT / "notebooks").glob("*.ipynb"))]
