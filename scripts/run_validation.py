@@ -5,6 +5,8 @@ and the error histogram).
     python scripts/run_validation.py small        # 8 sub-arrays x 16 rows, 1 column
     python scripts/run_validation.py subarray     # 1 sub-array x 128 rows, 1 column (the reference geometry's
                                                   # row and cell stages; the time accumulator extrapolated)
+    python scripts/run_validation.py subarray16   # 1 sub-array x 16 rows, 1 column (minutes: the row and cell
+                                                  # stages of a short line, where the kicks are largest)
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from aimc_circuits.macro.config import MacroConfig  # noqa: E402
 from aimc_circuits.validate.fidelity import summary_lines, validate  # noqa: E402
 
 #: name -> (sub-arrays, rows per sub-array, columns)
-SLICES = {"small": (8, 16, 1), "subarray": (1, 128, 1), "column": (8, 128, 1)}
+SLICES = {"small": (8, 16, 1), "subarray": (1, 128, 1), "subarray16": (1, 16, 1), "column": (8, 128, 1)}
 
 
 def figure(report: dict, path: Path) -> None:

@@ -7,8 +7,10 @@ noise off in both, column trim off. Reported (time in % of the TDC full scale 2^
 
 * **fidelity**: the evaluator's continuous TDC stop time against SPICE's (RMS, max), and the
   output codes (LSB);
-* **per stage**, each block model fed SPICE's values of its inputs: the row levels (mV), the
-  group column voltages (mV; the cell model fed SPICE's row levels), the time accumulator (the
+* **per stage**, each block model fed SPICE's values of its inputs: the row levels (mV, when the
+  column reset opens: the instant the column lines' charge is frozen; the kick the reset's
+  opening then gives the rows is reported apart), the group column voltages (mV; the cell model
+  fed SPICE's row levels of that instant), the time accumulator (the
   TA model fed SPICE's column voltages), and the same as a telescoping split of the stop-time
   error (evaluator folding + row + cell + time accumulator = total, exactly);
 * what SPICE shows the models do not see: the VTC comparators' kick on the floating column
@@ -139,8 +141,11 @@ def validate(config: MacroConfig | None = None, *, vectors: int = 5, seed: int =
     # the evaluator (folded fast path) and the block models composed directly
     t_fast = m.continuous_code(xi, w) * t_lsb
     model = stg.all(xi, w_ob)
-    # each stage fed SPICE's inputs
-    v_col_from_spice_rows = stg.column_voltages(sp["v_row"], w_ob)
+    # each stage fed SPICE's inputs; the cells take the rows' levels when the column reset opens
+    # (the column lines' charge is frozen then: the reset's kick moves the rows afterwards)
+    v_row_sp = sp["v_row_frozen"]
+    v_col_from_spice_rows = stg.column_voltages(v_row_sp, w_ob)
+    v_col_end_of_s = stg.column_voltages(sp["v_row"], w_ob)  # the same fed the rows at the end of S
     from_rows = stg.accumulator(v_col_from_spice_rows, w_ob)
     from_cols = stg.accumulator(sp["v_col"], w_ob)
     t_from_spice_rows, t_from_spice_cols = from_rows["t_stop"], from_cols["t_stop"]
@@ -197,7 +202,11 @@ def validate(config: MacroConfig | None = None, *, vectors: int = 5, seed: int =
             "time_accumulator": d(t_from_spice_cols, t_sp),
         },
         "stage_mv": {
-            "row_levels": _stat(model["v_row"] - sp["v_row"], 1e3),
+            "row_levels": _stat(model["v_row"] - v_row_sp, 1e3),
+            "row_kick_after_reset": _stat(sp["v_row"] - v_row_sp, 1e3),
+            "column_voltages_rows_end_of_s": {
+                side: _stat((v_col_end_of_s - sp["v_col"])[:, cols], 1e3)
+                for side, cols in (("reference", slice(0, 1)), ("data", slice(1, None)))},
             "column_voltages": _stat(v_col_from_spice_rows - sp["v_col"], 1e3),
             "column_voltages_reference": _stat((v_col_from_spice_rows - sp["v_col"])[:, :1], 1e3),
             "column_voltages_data": _stat((v_col_from_spice_rows - sp["v_col"])[:, 1:], 1e3),
@@ -224,6 +233,19 @@ def _timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - t
 
 
+def _row_levels_text(s: dict[str, Any]) -> str:
+    rl = s["row_levels"]
+    if "row_kick_after_reset" not in s:  # a report whose deck read the rows only when phase S ends
+        return f"row levels (at the end of S) {rl['rms']:.2f} mV RMS"
+    return (f"row levels (at the column reset opening) {rl['rms']:.2f} mV RMS, mean {rl['mean']:+.2f}; SPICE's rows "
+            f"kicked {s['row_kick_after_reset']['mean']:+.2f} mV mean by the end of S")
+
+
+def _end_of_s_text(s: dict[str, Any]) -> str:
+    e = s.get("column_voltages_rows_end_of_s")
+    return "" if e is None else f"; fed the rows at the end of S {e['reference']['mean']:+.2f} / {e['data']['mean']:+.2f}"
+
+
 def summary_lines(r: dict[str, Any]) -> list[str]:
     """The report as short lines of text."""
     f, a, s, e = r["fidelity_pct_fs"], r["attribution_pct_fs"], r["stage_mv"], r["energy_per_vmm_j"]
@@ -236,9 +258,9 @@ def summary_lines(r: dict[str, Any]) -> list[str]:
              f"range ({r['tdc_input_range_v'] * 1e3:.0f} mV) RMS, mean {r['fidelity_vacc_pct']['mean']:+.3f} %; per stage "
              + ", ".join(f"{k} {v['rms']:.3f} / {v['mean']:+.3f}" for k, v in r["attribution_vacc_pct"].items()),
              "stop time per stage (% FS RMS / mean): " + ", ".join(f"{k} {v['rms']:.3f} / {v['mean']:+.3f}" for k, v in a.items()),
-             f"row levels {s['row_levels']['rms']:.2f} mV RMS; column voltages (cell model on SPICE rows) "
+             _row_levels_text(s) + "; column voltages (cell model on SPICE rows) "
              f"{s['column_voltages']['rms']:.2f} mV RMS (reference column mean {s['column_voltages_reference']['mean']:+.2f}, "
-             f"data {s['column_voltages_data']['mean']:+.2f}); VTC kick on the "
+             f"data {s['column_voltages_data']['mean']:+.2f}" + _end_of_s_text(s) + "); VTC kick on the "
              f"data columns by TDC start {s['vtc_kick_on_data_columns']['mean']:+.1f} mV mean",
              f"circuit error vs ideal: SPICE {r['circuit_error_pct_fs']['spice']['rms']:.2f} % FS RMS, model "
              f"{r['circuit_error_pct_fs']['model']['rms']:.2f} %",

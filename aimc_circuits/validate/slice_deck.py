@@ -87,8 +87,10 @@ class SliceTestbench(Testbench):
     column, offset-binary weight words ``weights`` (n_inputs, cols), the reference word ``ref_word``.
 
     Point: ``x`` (n_inputs input codes; structural: each vector is its own deck, the code bits
-    wired to the shared code-step nets). Measures ``v_row`` (V, (n_inputs, cols + 1): each row at
-    each column's cells when phase S ends, the reference column first), ``v_col`` (V, (cols + 1,
+    wired to the shared code-step nets). Measures ``v_row_frozen`` (V, (n_inputs, cols + 1): each
+    row at each column's cells when the column reset opens, the instant the column lines' charge is
+    frozen, the reference column first), ``v_row`` (the same when phase S ends: the rows carry the
+    kick of the reset opening by then, after the charge was frozen), ``v_col`` (V, (cols + 1,
     n_sub, groups): the column lines' ends at the ramp start, the reference column first),
     ``v_col_end`` (the same at TDC start: what the VTC comparators did to the floating lines),
     ``v_acc`` (V, per data column at TDC start), ``t_stop`` (s from TDC start; inf: beyond full
@@ -242,7 +244,8 @@ class SliceTestbench(Testbench):
     def measure(self, sim: SimResult, p: Mapping[str, Any]) -> dict[str, Any]:
         t, tm, vdd = sim.scale, self.timing, self.cell.vdd
         S, G, R, C = self.n_sub, self.cell.groups, self.rows, self.cols
-        v_row = np.array([[value_at(t, sim[f"r{i}_{c}"], tm.t_s_off) for c in range(C + 1)] for i in range(self.n_in)])
+        def rows_at(when: float) -> np.ndarray:
+            return np.array([[value_at(t, sim[f"r{i}_{c}"], when) for c in range(C + 1)] for i in range(self.n_in)])
 
         def cols_at(when: float) -> np.ndarray:
             return np.array([[[value_at(t, sim[f"k{s}_{g}_{c}_{R}"], when) for g in range(G)] for s in range(S)]
@@ -264,7 +267,7 @@ class SliceTestbench(Testbench):
 
         e_logic = sum(vdd * integrate(t, np.clip(-sim[f"{s}#branch"], 0, None), 0.0, tm.t_col)
                       for s in ("vlogic", "vphs", "vphsb", "vphg", "vphrb"))
-        return {"v_row": v_row, "v_col": cols_at(tm.t_col), "v_col_end": cols_at(tm.t_conv),
+        return {"v_row_frozen": rows_at(tm.t_reset_off), "v_row": rows_at(tm.t_s_off), "v_col": cols_at(tm.t_col), "v_col_end": cols_at(tm.t_conv),
                 "v_acc": np.array([value_at(t, sim[f"acc{j}"], tm.t_conv) for j in range(C)]),
                 "t_stop": np.array(t_stop),
                 "e_row": energy("vddr", 0.0, tm.t_col), "e_reset": -self.cell.vr * integrate(t, sim["vr#branch"], 0.0, tm.t_col),
