@@ -14,7 +14,7 @@ import pytest
 
 from aimc_circuits.blocks.devices import DiodeFet, IdVg, InverterDelay
 from aimc_circuits.errors import ParameterError
-from aimc_circuits.spice.sweep import expand_grid, run_sweep
+from aimc_circuits.spice.sweep import expand_grid, run_sweep, run_sweeps
 
 
 def test_thresholds_corners_and_temperature(fresh_cache):
@@ -52,6 +52,23 @@ def test_monte_carlo_seeds_are_reproducible(fresh_cache):
     # Pelgrom: sigma(Vth) of a 1/0.15 um nfet is ~10-20 mV; two draws differ, by well under 0.1 V
     assert 1e-5 < abs(v1 - v2) < 0.1
     assert res.n_simulated == 2  # the repeated point is simulated once
+
+
+def test_several_sweeps_at_once_give_each_its_own_results_in_order(fresh_cache):
+    """run_sweeps runs one deck per sweep concurrently; each result is the one its sweep alone gives."""
+    jobs = [(InverterDelay(), [{"cl": 20e-15}]), (IdVg(), [{"device": "nfet", "w": 5.0, "l": 1.0}]),
+            (InverterDelay(), [{"cl": 5e-15}, {"corner": "ss", "cl": 5e-15}])]
+    together = run_sweeps(jobs)
+    assert [r.testbench for r in together] == ["inverter", "idvg", "inverter"]
+    for (tb, pts), res in zip(jobs, together):
+        alone = run_sweep(tb, points=pts)
+        assert alone.n_cached == len(pts)
+        for a, b in zip(res.records, alone.records):
+            assert a.measures.keys() == b.measures.keys()
+            assert all(np.array_equal(a.measures[k], b.measures[k]) for k in a.measures)
+    tpd = [r.measures["tpd"] for r in together[2].records]
+    assert tpd[1] > tpd[0] > 0  # ss slower than tt
+    assert run_sweeps([]) == []
 
 
 def test_second_run_is_served_from_cache(fresh_cache):

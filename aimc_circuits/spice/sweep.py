@@ -36,7 +36,7 @@ from ..pdk import find_pdk
 from .cache import PointCache, content_key, decode, encode, file_sha256, libngspice_path
 from .testbench import Testbench
 
-__all__ = ["PointRecord", "SweepResult", "combined_provenance", "expand_grid", "run_sweep"]
+__all__ = ["PointRecord", "SweepResult", "combined_provenance", "expand_grid", "run_sweep", "run_sweeps"]
 
 
 @dataclass(frozen=True)
@@ -355,3 +355,13 @@ def run_sweep(tb: Testbench, grid: Mapping[str, Any] | None = None, points: Sequ
     return SweepResult(testbench=tb.name, records=records, n_simulated=len(todo),
                        n_cached=len(cached_keys), n_loads=len(batches),
                        wall_s=time.perf_counter() - t_start, provenance=prov)
+
+
+def run_sweeps(jobs: Sequence[tuple[Testbench, Sequence[Mapping[str, Any]]]], **kw: Any) -> list[SweepResult]:
+    """Several sweeps at once, ``[(testbench, points), ...]`` -> their results in the same order.
+    For sweeps of a few points each (one deck per sweep): run one after another, each would keep
+    a single core busy. ``kw`` goes to every :func:`run_sweep`."""
+    if not jobs:
+        return []
+    with ThreadPoolExecutor(max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+        return list(pool.map(lambda job: run_sweep(job[0], points=job[1], **kw), jobs))

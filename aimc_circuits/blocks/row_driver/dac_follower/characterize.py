@@ -17,7 +17,7 @@ import numpy as np
 from ....constants import SKY130_MOM_UNIT_CAP_F as CU
 from ....errors import ParameterError
 from ....paths import netlist_path
-from ....spice.sweep import SweepResult, combined_provenance, run_sweep
+from ....spice.sweep import SweepResult, combined_provenance, run_sweep, run_sweeps
 from .design import N_CODES, RowDriverDesign
 from .fit import fit_dynamic, fit_energy, fit_static, inl_dnl, settle_time, static_stats
 from .testbench import RowNoiseTestbench, RowSettleTestbench, RowTransferTestbench
@@ -90,15 +90,18 @@ def characterize_row_driver(design: RowDriverDesign | None = None, profile: str 
     # loaded conversions
     fit_rows, held_rows, waves = [], [], []
     n_fit, n_held = prof.n_pairs
+    jobs, job_tags = [], []
     for n_cols in prof.n_cols:
-        tb = RowSettleTestbench(design=d, n_cols=n_cols)
         pts, tags = [], []
         for lc in prof.load_codes:
             prs = _pairs(rng, n_fit + n_held)
             for i, (code, prev) in enumerate(prs):
                 pts.append({"code": code, "prev": prev, "load_code": lc})
                 tags.append(i >= n_fit)
-        res = run_sweep(tb, points=pts, progress=progress, retry_failed=True)
+        jobs.append((RowSettleTestbench(design=d, n_cols=n_cols), pts))
+        job_tags.append((n_cols, tags))
+    # one deck per line length, a dozen points each: the lengths run at once
+    for res, (n_cols, tags) in zip(run_sweeps(jobs, progress=progress, retry_failed=True), job_tags):
         sweeps.append(res)
         failed += res.failed
         for r, held in zip(res.records, tags):

@@ -18,7 +18,7 @@ import numpy as np
 from ....errors import ParameterError
 from ....fitting import quality
 from ....paths import netlist_path
-from ....spice.sweep import SweepResult, combined_provenance, run_sweep
+from ....spice.sweep import SweepResult, combined_provenance, run_sweeps
 from .design import TADesign
 from .fit import fit_accumulator_order, fit_tdc, fit_vtc, fit_vtc_quality
 from .model import acc_voltage, order_charge, tdc_time, vtc_charge
@@ -116,10 +116,15 @@ def characterize_time_accumulator(design: TADesign | None = None, profile: str =
     sweeps: list[SweepResult] = []  # every sweep, for the provenance
 
     def sweep(tb, pts):
-        res = run_sweep(tb, points=pts, progress=progress, retry_failed=True)
-        failed.extend(res.failed)
-        sweeps.append(res)
-        return res
+        return sweep_all([(tb, pts)])[0]
+
+    def sweep_all(jobs):
+        """Several sweeps at once (spice.sweep.run_sweeps), recorded in the order given."""
+        out = run_sweeps(jobs, progress=progress, retry_failed=True)
+        for res in out:
+            failed.extend(res.failed)
+            sweeps.append(res)
+        return out
 
     # VTC transfer at tt/27 (fit + held out), corners, Monte Carlo
     vtb = VtcTestbench(design=d, n_ch=n_ch)
@@ -245,8 +250,7 @@ def characterize_time_accumulator(design: TADesign | None = None, profile: str =
               "note": "whole column (ramp, 32 comparators, pumps, TDC, bias) over one conversion incl. full-scale TDC"}
 
     # comparator noise -> timing jitter
-    nres = sweep(ComparatorNoiseTestbench(design=d, v_cm=1.3), [{}])
-    nres_t = sweep(ComparatorNoiseTestbench(design=d, v_cm=d.vhi), [{}])
+    nres, nres_t = sweep_all([(ComparatorNoiseTestbench(design=d, v_cm=v_cm), [{}]) for v_cm in (1.3, d.vhi)])
     noise: dict[str, Any] = {"band_hz": [1e3, 1e9]}
     if nres.records[0].ok and nres_t.records[0].ok:
         vn, vn_t = nres.records[0].measures["vn_in"], nres_t.records[0].measures["vn_in"]
@@ -265,7 +269,7 @@ def characterize_time_accumulator(design: TADesign | None = None, profile: str =
     vtc_input = _vtc_input(sweep(itb, ipts), levels, d)
 
     # the output range: the TDC at other charge-up currents and stop thresholds
-    output_range = _output_range(sweep, d, n_ch, np.random.default_rng(seed + RANGE_SEED_OFFSET), p_tdc)
+    output_range = _output_range(sweep_all, d, n_ch, np.random.default_rng(seed + RANGE_SEED_OFFSET), p_tdc)
 
     return {"profile": profile, "design": d.as_dict(),
             "vtc": vtc, "vtc_input": vtc_input, "output_range": output_range, "corners": corners, "mismatch": mismatch, "accumulator": acc, "tdc": tdc,
@@ -395,7 +399,7 @@ def _tdc_quantization(p_tdc: dict[str, float], d: TADesign) -> dict[str, Any]:
             "v_code_full": float(edges[-1]), "full_scale_s": d.t_tdc}
 
 
-def _output_range(sweep, d: TADesign, n_ch: int, rng: np.random.Generator, p_col: dict[str, float]) -> dict[str, Any]:
+def _output_range(sweep_all, d: TADesign, n_ch: int, rng: np.random.Generator, p_col: dict[str, float]) -> dict[str, Any]:
     """The TDC transfer at every charge-up current x stop threshold of the output range (the
     standalone TDC testbench with the design's md and vhi changed: 16 levels fitted, 16 held
     out per setting). The macro's TDC is the whole-column fit ``p_col`` at the design's setting;
@@ -405,21 +409,23 @@ def _output_range(sweep, d: TADesign, n_ch: int, rng: np.random.Generator, p_col
     if (d.md, d.vhi) not in {(m, v) for m in RANGE_CURRENTS for v in RANGE_THRESHOLDS}:
         raise ParameterError(f"the output-range grid ({RANGE_CURRENTS} x {RANGE_THRESHOLDS} V) must contain the "
                              f"design's setting md={d.md}, vhi={d.vhi}")
-    fits = {}
+    fits, jobs = {}, []
     for md in RANGE_CURRENTS:
         for vhi in RANGE_THRESHOLDS:
-            ds = replace(d, md=md, vhi=vhi)
             x_fs = min(0.55, 1.2 * d.t_tdc * md / p_col["t1"])  # the window, from the ideal 1/current scaling
             lv_fit = np.linspace(vhi - x_fs, vhi + 0.03, n_ch)
             lv_held = np.sort(rng.uniform(vhi - x_fs, vhi - 0.025, n_ch))
-            res = sweep(TdcTestbench(design=ds, n_ch=n_ch), [{"v_init": lv_fit}, {"v_init": lv_held}])
-            r_fit, r_held = res.records
-            if not (r_fit.ok and r_held.ok):
-                raise RuntimeError(f"output range: the TDC runs at md={md}, vhi={vhi} failed: "
-                                   f"{str(r_fit.error or r_held.error)[:300]}")
-            fits[md, vhi] = (fit_tdc(lv_fit, r_fit.measures["t_stop"], vhi, held_out=(lv_held, r_held.measures["t_stop"])),
-                             {"v_init": lv_fit, "t_stop": r_fit.measures["t_stop"],
-                              "v_init_held_out": lv_held, "t_stop_held_out": r_held.measures["t_stop"]})
+            jobs.append((md, vhi, lv_fit, lv_held))
+    results = sweep_all([(TdcTestbench(design=replace(d, md=md, vhi=vhi), n_ch=n_ch),
+                          [{"v_init": lv_fit}, {"v_init": lv_held}]) for md, vhi, lv_fit, lv_held in jobs])
+    for (md, vhi, lv_fit, lv_held), res in zip(jobs, results):
+        r_fit, r_held = res.records
+        if not (r_fit.ok and r_held.ok):
+            raise RuntimeError(f"output range: the TDC runs at md={md}, vhi={vhi} failed: "
+                               f"{str(r_fit.error or r_held.error)[:300]}")
+        fits[md, vhi] = (fit_tdc(lv_fit, r_fit.measures["t_stop"], vhi, held_out=(lv_held, r_held.measures["t_stop"])),
+                         {"v_init": lv_fit, "t_stop": r_fit.measures["t_stop"],
+                          "v_init_held_out": lv_held, "t_stop_held_out": r_held.measures["t_stop"]})
     pn = {k: v["value"] for k, v in fits[d.md, d.vhi][0]["params"].items()}
     settings = []
     for (md, vhi), (f, samples) in fits.items():
