@@ -266,7 +266,8 @@ def _run_in_subprocess(args: tuple, run_root: Path, num_threads: int) -> list[di
 def run_sweep(tb: Testbench, grid: Mapping[str, Any] | None = None, points: Sequence[Mapping[str, Any]] | None = None,
               *, workers: int | None = None, cache: bool = True, cache_root: Path | None = None,
               max_points_per_batch: int | None = None, split_min: int = 8, retry_failed: bool = False,
-              executor: Executor | None = None, isolate: bool = True, progress: bool = False) -> SweepResult:
+              executor: Executor | None = None, isolate: bool = True, progress: bool = False,
+              cores: int | None = None) -> SweepResult:
     """Simulate `tb` at every point of `grid` (cartesian) and/or the explicit `points`.
 
     workers: batches run at once (default: all cores, or the cluster's worker threads).
@@ -279,6 +280,7 @@ def run_sweep(tb: Testbench, grid: Mapping[str, Any] | None = None, points: Sequ
     isolate: each batch in its own worker process, started by the task that runs it (default);
     False runs the batches inside the executor's own threads (a testbench defined in
     ``__main__``; never two ngspice runs at once in one process: use a single-thread executor).
+    cores: the local cores this sweep may use (default: all; batches x ngspice threads fill them).
     """
     t_start = time.perf_counter()
     if isolate and type(tb).__module__ == "__main__":
@@ -313,13 +315,16 @@ def run_sweep(tb: Testbench, grid: Mapping[str, Any] | None = None, points: Sequ
         elif it.key not in queued:  # identical points are simulated once
             queued.add(it.key)
             todo.append((deck, it))
-    n_workers = max(1, workers or getattr(executor, "slots", 0) or os.cpu_count() or 1)
+    if cores is not None and (isinstance(cores, bool) or not isinstance(cores, int) or cores < 1):
+        raise ParameterError(f"cores={cores!r} must be an integer >= 1")
+    n_cores = cores or os.cpu_count() or 1
+    n_workers = max(1, workers or getattr(executor, "slots", 0) or n_cores)
     batches = _batches(todo, n_workers, max_points_per_batch, split_min) if todo else []
     if batches:
         active = min(n_workers, len(batches))
         # ngspice threads per simulation: share this machine's cores locally; one on a cluster
         # (its worker threads are its concurrency)
-        threads = max(1, (os.cpu_count() or 1) // active) if executor is None else 1
+        threads = max(1, n_cores // active) if executor is None else 1
         run_root = (root / "runs") if store else cache_dir() / "runs"
         clean_stale_jobs(run_root)
         own = executor is None
@@ -360,8 +365,13 @@ def run_sweep(tb: Testbench, grid: Mapping[str, Any] | None = None, points: Sequ
 def run_sweeps(jobs: Sequence[tuple[Testbench, Sequence[Mapping[str, Any]]]], **kw: Any) -> list[SweepResult]:
     """Several sweeps at once, ``[(testbench, points), ...]`` -> their results in the same order.
     For sweeps of a few points each (one deck per sweep): run one after another, each would keep
-    a single core busy. ``kw`` goes to every :func:`run_sweep`."""
+    a single core busy. The cores are shared: with n sweeps at once each gets cores / n (its
+    batches x ngspice threads; more would oversubscribe the cores with OpenMP threads, which
+    slows ngspice many times over). ``kw`` goes to every :func:`run_sweep`."""
     if not jobs:
         return []
-    with ThreadPoolExecutor(max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
-        return list(pool.map(lambda job: run_sweep(job[0], points=job[1], **kw), jobs))
+    n_cores = kw.pop("cores", None) or os.cpu_count() or 1
+    at_once = max(1, min(len(jobs), n_cores))
+    with ThreadPoolExecutor(at_once) as pool:
+        return list(pool.map(lambda job: run_sweep(job[0], points=job[1], cores=max(1, n_cores // at_once), **kw),
+                             jobs))
