@@ -14,7 +14,7 @@ from aimc_circuits.blocks.time_accumulator.pump_single_slope.testbench import (A
                                                                               VtcTestbench, _phases)
 from aimc_circuits.errors import ParameterError
 from aimc_circuits.paths import netlist_path
-from aimc_circuits.spice.sweep import run_sweep
+from aimc_circuits.spice.sweep import run_sweep, run_sweeps
 
 N_CH = 16
 GROUP = np.arange(N_CH) % 2
@@ -242,6 +242,26 @@ def test_vtc_input_kick_and_capacitance_against_fresh_spice(model):
     q_at_c0 = model.kick_q0 + model.kick_q1 * (d.vdd - 1.5)
     assert abs(q_eff - (model.kick_q0 + model.kick_q1 * (d.vdd - v))) < held * q_at_c0
     assert 1e-15 < low["c_in"] < q0["c_in"] < 10e-15
+
+
+def test_the_vtc_input_load_from_the_column_reset_level_against_fresh_spice(model):
+    """A level between the characterized ones (1.55 V): the charge the input takes as its line falls
+    from vdd (the column reset level, where the comparator is balanced against the held ramp and its
+    input pair's gate capacitance is largest) to V, / (vdd - V), exceeds the small-signal capacitance
+    at V, and matches the calibration's linear c_swing(V) within 3x its held-out maximum error (1.9 %
+    RMS, 2.4 % max). The macro ends the data lines on c_swing at V_C0 (5.4 fF)."""
+    from aimc_circuits.blocks.time_accumulator.pump_single_slope.testbench import VtcInputTestbench
+
+    d, v = model.design, 1.55
+    pt = [{"v": v, "vref": v + 0.05}]
+    swing, small = run_sweeps([(VtcInputTestbench(design=d, resolve_devices=True, dv=v - d.vdd), pt),
+                               (VtcInputTestbench(design=d, resolve_devices=True), pt)])
+    c_sw, c_ss = swing.records[0].measures["c_in"], small.records[0].measures["c_in"]
+    sec = model.calibration.section("vtc_input")["swing"]
+    fit = sec["fit"]["s0"] + sec["fit"]["s1"] * (d.vdd - v)
+    assert c_sw > 1.2 * c_ss
+    assert abs(c_sw - fit) < 3 * sec["held_out"]["max_pct"] / 100 * sec["fit"]["c_swing_f"]
+    assert model.c_end == pytest.approx(sec["fit"]["c_swing_f"]) and 4e-15 < model.c_end < 7e-15
 
 
 def test_kicked_levels_is_charge_over_the_line_capacitance(model):

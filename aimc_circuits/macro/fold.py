@@ -80,7 +80,7 @@ def fold(config: MacroConfig, row: Any, cell: Any, ta: Any, chip: Any, w_ob: np.
     tf = _ta_fold(c, ta, chip, vhi)
     cf = cell.fold(words, chip.cell, Rs, c.bits_per_group, G, parasitics=ni.cell_parasitics,
                    injection=ni.cell_injection, temperature_c=c.temperature_c,
-                   data_load_f=tf.c_in if ni.vtc_input_load else None)
+                   data_load_f=tf.c_end if ni.vtc_input_load else None)
     eff, C = cf.eff, cf.C
     c_sel = eff.sum((1, 2)) * cell.cu  # selected cell capacitance on each row (F), reference column included
     rf = row.fold(c_sel, J, chip.row, inl=ni.row_inl, settling=ni.row_settling)

@@ -64,7 +64,7 @@ class Stages:
 
     def _data_load(self) -> float | None:
         """The data columns' end load (F): the VTC input (None: the cell design's own)."""
-        return float(self.m.ta.c_in) if self.m.ni.vtc_input_load else None
+        return float(self.m.ta.c_end) if self.m.ni.vtc_input_load else None
 
     def _column_chip(self, cap_err: np.ndarray | None, sl: slice, j: int) -> CellChip | None:
         return None if cap_err is None else CellChip(cap_err=cap_err[sl, j:j + 1])

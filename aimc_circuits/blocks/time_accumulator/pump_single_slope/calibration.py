@@ -24,7 +24,7 @@ class TACalibration(Calibration):
 
     family: ClassVar[str] = "time_accumulator"
     variant: ClassVar[str] = "pump_single_slope"
-    version: ClassVar[int] = 3
+    version: ClassVar[int] = 4
     design_class = TADesign
     fitted: ClassVar[dict[str, Fitted]] = {
         "k0p": _k("k0p", "group-0 pump charge per ramp volt, V below V_ref"),
@@ -52,6 +52,9 @@ class TACalibration(Calibration):
         "kick_q1": Fitted("vtc_input.fit.q1", "C/V", "its change per volt of ramp travel (vdd - V)", -1e-13, 1e-13),
         "c_in": Fitted("vtc_input.fit.c_in_f", "F", "VTC input capacitance while the ramp waits at vdd, at V_C0",
                        0.0, 1e-12),
+        "c_swing": Fitted("vtc_input.swing.fit.c_swing_f", "F", "charge the VTC input takes as its line falls from "
+                          "vdd to V_C0 (the ramp at vdd), / (vdd - V_C0): the data column lines' end load",
+                          0.0, 1e-12, lo_open=True),
         "sigma_offset": Fitted("mismatch.sigma_offset_v_by_group", "V", "VTC input offset sigma, by group", 0.0, 0.2,
                                shape=(-1,)),
         "sigma_gain": Fitted("mismatch.sigma_gain_rel_by_group", "", "VTC per-sign gain sigma, by group", 0.0, 0.5,
@@ -70,6 +73,7 @@ class TACalibration(Calibration):
     kick_q0: float
     kick_q1: float
     c_in: float
+    c_swing: float
     dw: float
     t1: float
     sigma_offset: np.ndarray

@@ -266,7 +266,11 @@ def characterize_time_accumulator(design: TADesign | None = None, profile: str =
     levels = [float(v) for v in (*VTC_INPUT_LEVELS, *VTC_INPUT_HELD_OUT)]
     ipts = [{"v": v + dv, "vref": v + VTC_INPUT_DV} for v in levels for dv in (-VTC_INPUT_PROBE, 0.0, VTC_INPUT_PROBE)]
     ipts += [{"v": v, "vref": v + VTC_INPUT_DV, "c_line": VTC_INPUT_C_LINE} for v in levels]
-    vtc_input = _vtc_input(sweep(itb, ipts), levels, d)
+    # ... and the charge it takes as its line falls from the column reset level (vdd) to V, the
+    # ramp held at vdd (the cells' phase): a step of V - vdd instead of the 10 mV probe
+    swing = sweep_all([(VtcInputTestbench(design=d, resolve_devices=True, dv=v - d.vdd),
+                        [{"v": v, "vref": v + VTC_INPUT_DV}]) for v in levels])
+    vtc_input = _vtc_input(sweep(itb, ipts), swing, levels, d)
 
     # the output range: the TDC at other charge-up currents and stop thresholds
     output_range = _output_range(sweep_all, d, n_ch, np.random.default_rng(seed + RANGE_SEED_OFFSET), p_tdc)
@@ -290,7 +294,7 @@ VTC_INPUT_PROBE = 5e-3  #: level steps (V) of the ideal-source runs that give th
 VTC_INPUT_C_LINE = 2e-12  #: the floating line (F): about a 128-row group column line
 
 
-def _vtc_input(res: SweepResult, levels: list[float], d: TADesign) -> dict[str, Any]:
+def _vtc_input(res: SweepResult, swing: list[SweepResult], levels: list[float], d: TADesign) -> dict[str, Any]:
     """The VTC signal input as a load of its column line, from runs on an ideal source and on a
     floating line of VTC_INPUT_C_LINE precharged to the same level: the pump charge differs by
     dq/dV x dV (dq/dV from the ideal-source runs VTC_INPUT_PROBE apart), i.e. the floating line acts
@@ -298,8 +302,15 @@ def _vtc_input(res: SweepResult, levels: list[float], d: TADesign) -> dict[str, 
     the decision is q_eff = -dV C_line. Fitted q_eff = q0 + q1 (vdd - V) on the fitted levels,
     checked on the held-out ones (in % of q_eff at V_C0). The input capacitance while the ramp waits
     at vdd: the mean over the fitted levels from V_C0 up (a line discharges from vr towards the
-    levels around V_C0 that the macro's columns sit at), its range recorded."""
+    levels around V_C0 that the macro's columns sit at), its range recorded.
+
+    The line's end load in the cells' phase is large-signal: the column falls from its reset level
+    (vr = vdd, where the comparator is balanced against the held ramp and its input pair's gate
+    capacitance is largest) to V. From the `swing` runs (one per level: the source steps from vdd to
+    V), c_swing(V) = the charge delivered / (vdd - V), fitted c_swing = s0 + s1 (vdd - V), checked on
+    the held-out levels; the data column lines end on c_swing(V_C0)."""
     by = {(round(r.point["v"], 6), r.point["c_line"]): r for r in res.records}
+    c_sw = {round(v, 6): r.records[0].measures["c_in"] for v, r in zip(levels, swing) if r.records[0].ok}
     rows = []
     for v in levels:
         recs = [by.get((round(v + dv, 6), 0.0)) for dv in (-VTC_INPUT_PROBE, 0.0, VTC_INPUT_PROBE)]
@@ -308,7 +319,9 @@ def _vtc_input(res: SweepResult, levels: list[float], d: TADesign) -> dict[str, 
             continue
         qm, q0_, qp = (r.measures["q"] for r in recs)
         dv_eq = (fl.measures["q"] - q0_) / ((qp - qm) / (2 * VTC_INPUT_PROBE))
-        rows.append((v, -dv_eq * VTC_INPUT_C_LINE, recs[1].measures["c_in"], dv_eq))
+        if round(v, 6) not in c_sw:
+            continue
+        rows.append((v, -dv_eq * VTC_INPUT_C_LINE, recs[1].measures["c_in"], dv_eq, c_sw[round(v, 6)]))
     fit = [r for r in rows if r[0] not in VTC_INPUT_HELD_OUT]
     held = [r for r in rows if r[0] in VTC_INPUT_HELD_OUT]
     if len(fit) < 3:
@@ -321,6 +334,15 @@ def _vtc_input(res: SweepResult, levels: list[float], d: TADesign) -> dict[str, 
         return 100 * (qq - (q0 + q1 * (d.vdd - vv))) / (q0 + q1 * (d.vdd - V_C0))
 
     ef, eh = err(fit), err(held)
+    csw = np.array([r[4] for r in fit])
+    s1, s0 = np.polyfit(d.vdd - v, csw, 1)
+    c_swing_c0 = s0 + s1 * (d.vdd - V_C0)
+
+    def err_swing(rs):
+        vv, cc = np.array([r[0] for r in rs]), np.array([r[4] for r in rs])
+        return 100 * (cc - (s0 + s1 * (d.vdd - vv))) / c_swing_c0
+
+    sf, sh = err_swing(fit), err_swing(held)
     return {"levels_v": v.tolist(), "q_eff_c": q.tolist(), "dv_equiv_v": [r[3] for r in fit], "c_in_f": c.tolist(),
             "held_out_levels_v": [r[0] for r in held], "held_out_q_eff_c": [r[1] for r in held],
             "c_line_f": VTC_INPUT_C_LINE, "vref_minus_v": VTC_INPUT_DV,
@@ -329,10 +351,20 @@ def _vtc_input(res: SweepResult, levels: list[float], d: TADesign) -> dict[str, 
             "held_out": {"rms_pct_fs": float(np.sqrt(np.mean(eh**2))) if eh.size else None,
                          "max_pct_fs": float(np.max(np.abs(eh))) if eh.size else None},
             "quality_units": "% of the effective kick charge at V_C0",
+            "swing": {"c_swing_f": csw.tolist(), "held_out_c_swing_f": [r[4] for r in held],
+                      "fit": {"s0": float(s0), "s1": float(s1), "c_swing_f": float(c_swing_c0),
+                              "rms_pct": float(np.sqrt(np.mean(sf**2)))},
+                      "held_out": {"rms_pct": float(np.sqrt(np.mean(sh**2))) if sh.size else None,
+                                   "max_pct": float(np.max(np.abs(sh))) if sh.size else None},
+                      "quality_units": "% of c_swing at V_C0",
+                      "model": "c_swing(V) = s0 + s1 (vdd - V) = the charge the input takes as its line falls from "
+                               "vdd to V, / (vdd - V); the data column lines end on c_swing(V_C0)"},
             "model": "a floating line at V when the ramp starts acts as V - (q0 + q1 (vdd - V)) / C_line at its VTC; "
-                     "the data column lines end on c_in instead of the cell design's c_load",
+                     "the data column lines end on c_swing (the large-signal load from vdd) instead of the cell "
+                     "design's c_load",
             "source": "one VTC, its input on a floating line (ideal switch opened 0.1 ns before the ramp) vs on an "
-                      "ideal source; c_in from a 10 mV step of the ideal source with the ramp held at vdd"}
+                      "ideal source; c_in from a 10 mV step of the ideal source with the ramp held at vdd, c_swing "
+                      "from a step from vdd to V"}
 
 
 def _vtc_mismatch(recs, mc_levels, p_vtc, group, d: TADesign) -> dict[str, Any]:

@@ -150,7 +150,7 @@ class TAFold:
     vhi: float  #: the design's stop threshold (V)
     t_lsb: float
     dvhi: np.ndarray  #: (J,) each column's stop threshold minus vhi (V): its output window's position
-    c_in: float = 0.0  #: the VTC input's capacitance on a data column line during the cells' phase (F); 0: off
+    c_end: float = 0.0  #: the VTC input as a data column line's end load in the cells' phase (F, large-signal); 0: off
     kick_q0: float = 0.0  #: charge the input takes from its floating line before the crossing (C) ...
     kick_q1: float = 0.0  #: ... plus this per volt of ramp travel vdd - V (C/V)
 
@@ -167,7 +167,7 @@ class TimeAccumulatorModel(BlockModel):
         self.sigma_offset, self.sigma_gain, self.sigma_tdc_gain = cal.sigma_offset, cal.sigma_gain, cal.sigma_tdc_gain
         self.sigma_vtc_v, self.sigma_tdc_s = cal.sigma_vtc_v, cal.sigma_tdc_s
         self.e_conversion = cal.e_conversion
-        self.kick_q0, self.kick_q1, self.c_in = cal.kick_q0, cal.kick_q1, cal.c_in
+        self.kick_q0, self.kick_q1, self.c_end = cal.kick_q0, cal.kick_q1, cal.c_swing
         self._range = cal.output_range
         self.group = np.arange(d.groups)  # channel (s, g) has group g: broadcasts over (..., n_sub, groups)
 
@@ -258,7 +258,7 @@ class TimeAccumulatorModel(BlockModel):
             tdc_sigma_s=self.sigma_tdc_s * t1 / self.p_tdc["t1"] if tdc_noise else np.zeros(J),
             c_acc=pa["c_acc"], acc_a2=pa["a2"], v_acc0=d.vmid + pa["dv0"] - pa["gamma"] * V_C0, gamma=pa["gamma"],
             beta=pa["beta"], dw=pa["dw"], t0=t0, t1=t1, tdc_c2=c2, vdd=d.vdd, vhi=d.vhi, dvhi=vhi_j - d.vhi,
-            t_lsb=d.t_lsb, c_in=self.c_in if input_load else 0.0, kick_q0=self.kick_q0 if input_load else 0.0,
+            t_lsb=d.t_lsb, c_end=self.c_end if input_load else 0.0, kick_q0=self.kick_q0 if input_load else 0.0,
             kick_q1=self.kick_q1 if input_load else 0.0)
 
     # -- the output range ----------------------------------------------------------------
