@@ -7,6 +7,11 @@ and the error histogram).
                                                   # row and cell stages; the time accumulator extrapolated)
     python scripts/run_validation.py subarray16   # 1 sub-array x 16 rows, 1 column (minutes: the row and cell
                                                   # stages of a short line, where the kicks are largest)
+    python scripts/run_validation.py column --vectors 5   # the whole 1024-input column, 8 x 128 rows, 1 column
+                                                  # (hierarchical: each sub-array to the ramp start, then the
+                                                  # conversion; about 35 min on 2 cores)
+    python scripts/run_validation.py split_2x16 --vectors 10   # what the hierarchical split costs: 2 x 16 rows both ways
+    python scripts/run_validation.py split_1x128 --vectors 4   # ... and one 128-row sub-array both ways
 """
 from __future__ import annotations
 
@@ -22,10 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aimc_circuits.macro.config import MacroConfig  # noqa: E402
-from aimc_circuits.validate.fidelity import summary_lines, validate  # noqa: E402
+from aimc_circuits.validate.fidelity import split_bound, split_bound_lines, summary_lines, validate  # noqa: E402
 
-#: name -> (sub-arrays, rows per sub-array, columns)
-SLICES = {"small": (8, 16, 1), "subarray": (1, 128, 1), "subarray16": (1, 16, 1), "column": (8, 128, 1)}
+#: name -> (sub-arrays, rows per sub-array, columns, method); a "split" method runs the slice both ways
+#: and writes what the hierarchical split costs (validate.fidelity.split_bound)
+SLICES = {"small": (8, 16, 1, "end_to_end"), "subarray": (1, 128, 1, "end_to_end"),
+          "subarray16": (1, 16, 1, "end_to_end"), "column": (8, 128, 1, "hierarchical"),
+          "split_2x16": (2, 16, 1, "split"), "split_1x128": (1, 128, 1, "split")}
 
 
 def figure(report: dict, path: Path) -> None:
@@ -59,13 +67,22 @@ def main() -> int:
     ap.add_argument("--vectors", type=int, default=20)
     ap.add_argument("--workers", type=int)
     args = ap.parse_args()
-    subs, rows, cols = SLICES[args.slice]
+    subs, rows, cols, method = SLICES[args.slice]
     cfg = MacroConfig().replace(rows_per_subarray=rows, n_inputs=subs * rows, n_outputs=cols)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the extrapolation warnings are part of the report's context
-        r = validate(cfg, vectors=args.vectors, workers=args.workers, progress=lambda s: print(s, flush=True))
     out = ROOT / "docs" / "validation"
     out.mkdir(parents=True, exist_ok=True)
+
+    def run(how: str) -> dict:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the extrapolation warnings are part of the report's context
+            return validate(cfg, vectors=args.vectors, workers=args.workers, method=how,
+                            progress=lambda s: print(s, flush=True))
+    if method == "split":
+        b = split_bound(run("end_to_end"), run("hierarchical"))
+        (out / f"{args.slice}.json").write_text(json.dumps(b, indent=1) + "\n")
+        print("\n".join(split_bound_lines(b)))
+        return 0
+    r = run(method)
     (out / f"{args.slice}.json").write_text(json.dumps(r, indent=1) + "\n")
     figure(r, ROOT / "docs" / "img" / f"fidelity_{args.slice}.png")
     print("\n".join(summary_lines(r)))

@@ -10,7 +10,7 @@ import pytest
 from aimc_circuits.cli import main
 from aimc_circuits.errors import ParameterError
 from aimc_circuits.macro.config import MacroConfig
-from aimc_circuits.validate.fidelity import validate, validation_macro
+from aimc_circuits.validate.fidelity import summary_lines, validate, validation_macro
 from aimc_circuits.validate.slice_deck import SliceTestbench
 
 
@@ -136,3 +136,88 @@ def test_small_slice_end_to_end_fidelity(fresh_cache):
     if r["fidelity_pct_fs"]["rms"] > 0.1:
         pytest.xfail(f"fidelity target 0.1 % FS RMS not met: measured {r['fidelity_pct_fs']['rms']:.2f} % "
                      f"(per stage: {r['attribution_pct_fs']}); see docs/fidelity.md")
+
+
+# -- the hierarchical split (validate.hierarchical) ----------------------------------------------
+
+def _split_config():
+    return MacroConfig(n_inputs=16, rows_per_subarray=8, n_outputs=1)
+
+
+@pytest.fixture(scope="module")
+def split_both_ways(tmp_path_factory):
+    """2 sub-arrays x 8 rows, one data column, one vector, simulated as one deck and split
+    (~35 s of SPICE in all), in an empty sweep cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIMC_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        with pytest.warns(UserWarning, match="2 sub-arrays"):
+            e = validate(_split_config(), vectors=1, workers=2)
+        with pytest.warns(UserWarning, match="2 sub-arrays"):
+            h = validate(_split_config(), vectors=1, workers=2, method="hierarchical")
+    return e, h
+
+
+def test_the_split_reproduces_the_one_deck_slice(split_both_ways):
+    """Each sub-array simulated alone up to the ramp start, then the time accumulators on lumped lines
+    precharged to SPICE's levels, against the same slice as one deck. Measured on this 2 x 8-row slice:
+    the column lines 0.02 mV apart at the ramp start, the stop time 0.08 % of the TDC full scale
+    (the lumped line is kicked ~0.6 mV more by its comparator than the wire ladder). Tolerances, about
+    4 x the measured values: 0.3 mV on the lines, 0.3 % FS on the stop time, 3 mV on the kick."""
+    from aimc_circuits.validate.fidelity import split_bound, split_bound_lines
+
+    e, h = split_both_ways
+    assert (e["config"]["method"], h["config"]["method"]) == ("end_to_end", "hierarchical")
+    b = split_bound(e, h)
+    assert b["outputs_compared"] == 1
+    assert b["v_col_mv"]["data"]["max"] < 0.3 and b["v_col_mv"]["reference"]["max"] < 0.3
+    assert b["t_stop_pct_fs"]["max"] < 0.3
+    assert abs(b["v_col_end_data_mv"]["mean"]) < 3.0
+    # the stages see the same rows: the sub-array decks are the one deck's rows, cells and lines
+    np.testing.assert_allclose(h["stage_mv"]["row_levels"]["mean"], e["stage_mv"]["row_levels"]["mean"], atol=0.05)
+    for block in ("row_drivers", "cells", "time_accumulators"):
+        assert h["energy_per_vmm_j"]["spice"][block] == pytest.approx(e["energy_per_vmm_j"]["spice"][block], rel=0.02)
+    assert len(split_bound_lines(b)) == 3
+
+
+def test_the_time_accumulator_stage_splits_into_accumulation_and_the_input_kick(split_both_ways):
+    """The hierarchical run converts SPICE's lines again on ideal sources (no kick on the lines): the
+    time accumulator's stage is then the model without its kick term against that conversion plus
+    the kick (the model's term against SPICE's), exactly (one output: each part's mean is its signed
+    error). On 8-row lines (~0.1 pF) the floating line moves the stop time by a few % FS."""
+    _, h = split_both_ways
+    t = h["time_accumulator_split_pct_fs"]
+    assert t["outputs"] == 1
+    assert t["accumulation_and_tdc"]["mean"] + t["vtc_input_kick"]["mean"] == pytest.approx(
+        h["attribution_pct_fs"]["time_accumulator"]["mean"], abs=1e-9)
+    assert 0.5 < t["kick_spice"]["mean"] < 10
+    assert any(line.startswith("time accumulator stage split") for line in summary_lines(h))
+
+
+def test_split_bound_needs_the_same_slice_both_ways(split_both_ways):
+    from aimc_circuits.validate.fidelity import split_bound
+
+    e, h = split_both_ways
+    with pytest.raises(ParameterError, match="same slice"):
+        split_bound(h, e)
+    with pytest.raises(ParameterError, match="method='sideways'.*end_to_end, hierarchical"):
+        validate(_split_config(), method="sideways")
+
+
+def test_conversion_levels_are_checked():
+    from aimc_circuits.validate.hierarchical import ConversionTestbench, SubarrayTestbench
+
+    m, _, w = _tb(S=2, R=2)
+    kw = {"cell": m.cell.design, "row": m.row.design, "ta": m.ta.design, "rows": 2, "cols": 1}
+    conv = ConversionTestbench(**kw, n_sub=2, weights=w, c_line=(1e-13,) * 4)
+    with pytest.raises(ParameterError, match=r"v_line must be finite levels in -0.2..2 V of shape \(1, 2, 2\); got "
+                                             r"shape \(1, 2, 2\), range 1.5..2.5 V"):
+        conv.normalize({"v_line": [[[1.5, 1.5], [1.5, 2.5]]], "v_ref": [[1.5, 1.5], [1.5, 1.5]]})
+    with pytest.raises(ParameterError, match="needs 'v_ref'"):
+        conv.normalize({"v_line": [[[1.5, 1.5], [1.5, 1.5]]]})
+    with pytest.raises(ParameterError, match="c_line must be 4 capacitances"):
+        ConversionTestbench(**kw, n_sub=2, weights=w, c_line=(1e-13,) * 3)
+    with pytest.raises(ParameterError, match="n_sub = 1"):
+        SubarrayTestbench(**kw, n_sub=2, weights=w)
+    deck = conv.body(conv.normalize({"v_line": [[[1.5, 1.4], [1.3, 1.2]]], "v_ref": [[1.5, 1.5], [1.5, 1.5]]}))
+    assert deck.count("aimc_ideal_switch") == 5 and deck.count("aimc_ta_vtc mg=") == 4
+    assert "aimc_row_driver" not in deck and "aimc_cell_group4" not in deck

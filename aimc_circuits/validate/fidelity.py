@@ -29,19 +29,22 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import ConvergenceError, ParameterError
+from ..errors import ConvergenceError, ParameterError, did_you_mean
 from ..macro.config import MacroConfig
 from ..macro.trim import analog_target
 from ..registry import REFERENCE
-from ..spice.sweep import run_sweep
+from ..spice.sweep import run_sweep, run_sweeps
+from .hierarchical import ConversionTestbench, hierarchical_spice
 from .slice_deck import SliceTestbench
 from .stages import Stages
 
-__all__ = ["validate", "validation_macro", "summary_lines", "VALIDATE_SEED"]
+__all__ = ["validate", "validation_macro", "summary_lines", "split_bound", "split_bound_lines", "VALIDATE_SEED", "METHODS"]
 
 VALIDATE_SEED = 2718  #: default seed of the held-out vectors and weights
 
 _CORNERS = ("tt",)
+#: how the slice is simulated: one deck, or sub-arrays then the conversion (validate.hierarchical)
+METHODS = ("end_to_end", "hierarchical")
 
 
 def validation_config(config: MacroConfig) -> MacroConfig:
@@ -97,10 +100,15 @@ def _stat(a: np.ndarray, scale: float = 1.0) -> dict[str, float]:
 
 def validate(config: MacroConfig | None = None, *, vectors: int = 5, seed: int = VALIDATE_SEED, corner: str = "tt",
              workers: int | None = None, progress: Callable[[str], None] | None = None,
-             tstep: float | None = None) -> dict[str, Any]:
+             tstep: float | None = None, method: str = "end_to_end") -> dict[str, Any]:
     """Run the slice of `config` (default: the reference macro) in SPICE and in the evaluator on
-    `vectors` held-out random vectors; the report described in the module docstring."""
+    `vectors` held-out random vectors; the report described in the module docstring. `method`:
+    ``"end_to_end"`` (the slice as one deck) or ``"hierarchical"`` (each sub-array up to the ramp
+    start, then the time accumulators on lumped lines: :mod:`.hierarchical`, for slices too large
+    for one deck)."""
     config = config or MacroConfig()
+    if method not in METHODS:
+        raise ParameterError(f"method={method!r}; allowed: {', '.join(METHODS)}{did_you_mean(str(method), METHODS)}")
     if corner not in _CORNERS:
         raise ParameterError(f"corner={corner!r}; allowed: {', '.join(_CORNERS)} (mismatch corners are not "
                              f"validated yet: the model's draw is not written into the deck)")
@@ -123,17 +131,26 @@ def validate(config: MacroConfig | None = None, *, vectors: int = 5, seed: int =
     say(f"slice: {c.n_sub} sub-arrays x {c.rows_per_subarray} rows, {c.n_outputs} data columns + the reference "
         f"column, {vectors} vectors (seed {seed}), corner {corner}: {c.n_inputs} row drivers, "
         f"{c.n_inputs * (c.n_outputs + 1) * c.groups} cell groups, {c.n_outputs * c.n_sub * c.groups} VTCs (for scale: "
-        f"128 row drivers and 512 cell groups take 5..10 min of SPICE per vector on one core)")
+        + ("one 128-row sub-array and one data column take ~2 min of SPICE per vector on one core, the "
+           "conversion ~10 s)" if method == "hierarchical" else
+           "128 row drivers and 512 cell groups take 5..10 min of SPICE per vector on one core)"))
     t0 = time.perf_counter()
-    res = run_sweep(tb, points=[{"x": xi[b], "corner": corner} for b in range(vectors)], workers=workers,
-                    progress=progress is not None, retry_failed=True)
+    if method == "hierarchical":
+        sp, spice_s, counts = hierarchical_spice(tb, m.cell, xi, corner=corner, workers=workers, progress=progress)
+    else:
+        res = run_sweep(tb, points=[{"x": xi[b], "corner": corner} for b in range(vectors)], workers=workers,
+                        progress=progress is not None, retry_failed=True)
+        failed = [r for r in res.records if not r.ok]
+        if failed:
+            raise ConvergenceError(f"{len(failed)} of {vectors} slice simulations failed (the finished ones are cached; "
+                                   f"a rerun with the same seed simulates only the failed ones again): {failed[0].error}")
+        sp = {k: np.stack([r.measures[k] for r in res.records]) for k in res.records[0].measures}
+        spice_s = float(sum(r.elapsed_s for r in res.records))
+        counts = {"simulated": res.n_simulated, "cached": res.n_cached}
+    if method == "hierarchical":  # the conversion again with the lines on ideal sources: no kick
+        say("conversion stage again, the lines held (no VTC input kick)")
+        sp.update(_held_line_conversion(tb, m, w_ob, sp, corner, workers, progress))
     spice_wall = time.perf_counter() - t0
-    failed = [r for r in res.records if not r.ok]
-    if failed:
-        raise ConvergenceError(f"{len(failed)} of {vectors} slice simulations failed (the finished ones are cached; "
-                               f"a rerun with the same seed simulates only the failed ones again): {failed[0].error}")
-    sp = {k: np.stack([r.measures[k] for r in res.records]) for k in res.records[0].measures}
-    spice_s = float(sum(r.elapsed_s for r in res.records))
 
     stg = Stages(m)
     t_lsb = m.ta.design.t_lsb
@@ -163,6 +180,16 @@ def validate(config: MacroConfig | None = None, *, vectors: int = 5, seed: int =
     def d(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
         return _stat((a - b)[inside], pct)
 
+    ta_split = None
+    if "t_stop_held_lines" in sp:  # the time accumulator's stage = accumulation and TDC + the input's kick
+        t_no_kick = m.ta.convert(sp["v_col"][:, 1:], sp["v_col"][:, :1], chip=m.chip.ta)["t_stop"]
+        t_held = sp["t_stop_held_lines"]
+        ok = inside & np.isfinite(t_held) & (t_held > 0) & (t_held < fs_t)
+        ta_split = {"accumulation_and_tdc": _stat((t_no_kick - t_held)[ok], pct),
+                    "vtc_input_kick": _stat(((t_from_spice_cols - t_no_kick) - (t_sp - t_held))[ok], pct),
+                    "kick_spice": _stat((t_sp - t_held)[ok], pct),
+                    "kick_model": _stat((t_from_spice_cols - t_no_kick)[ok], pct), "outputs": int(ok.sum())}
+
     # the raw circuit error: codes against the ideal product through the readout (design trim)
     alpha, beta = m._design_trim()
     f = m.fold(w_ob)[0]
@@ -183,7 +210,7 @@ def validate(config: MacroConfig | None = None, *, vectors: int = 5, seed: int =
 
     report = {
         "config": {"n_inputs": c.n_inputs, "rows_per_subarray": c.rows_per_subarray, "n_sub": c.n_sub,
-                   "n_outputs": c.n_outputs, "vectors": vectors, "seed": seed, "corner": corner},
+                   "n_outputs": c.n_outputs, "vectors": vectors, "seed": seed, "corner": corner, "method": method},
         "full_scale_s": fs_t,
         "inside": int(inside.sum()), "outputs": int(inside.size),
         "fidelity_pct_fs": d(t_fast, t_sp),
@@ -201,6 +228,7 @@ def validate(config: MacroConfig | None = None, *, vectors: int = 5, seed: int =
             "cell": d(t_from_spice_rows, t_from_spice_cols),
             "time_accumulator": d(t_from_spice_cols, t_sp),
         },
+        **({} if ta_split is None else {"time_accumulator_split_pct_fs": ta_split}),
         "stage_mv": {
             "row_levels": _stat(model["v_row"] - v_row_sp, 1e3),
             "row_kick_after_reset": _stat(sp["v_row"] - v_row_sp, 1e3),
@@ -218,13 +246,80 @@ def validate(config: MacroConfig | None = None, *, vectors: int = 5, seed: int =
         "energy_per_vmm_j": {"spice": e_sp, "model": e_model.as_dict()},
         "speed": {"spice_s_per_vmm": spice_s / vectors, "spice_wall_s": spice_wall,
                   "evaluator_s_per_vmm": best, "speedup": (spice_s / vectors) / best if best > 0 else float("inf"),
-                  "simulated": res.n_simulated, "cached": res.n_cached},
+                  **counts},
         "per_vector": {"t_stop_spice_s": t_sp.tolist(), "t_stop_model_s": t_fast.tolist(),
                        "v_acc_spice_v": sp["v_acc"].tolist(), "v_acc_model_v": model["v_acc"].tolist(),
+                       "v_col_spice_v": sp["v_col"].tolist(), "v_col_end_spice_v": sp["v_col_end"].tolist(),
                        "x": xi.tolist()},
     }
     say(" | ".join(summary_lines(report)[:2]))
     return report
+
+
+HELD_LINE_F = 1e-6  #: a line this large does not move when its VTC input takes its few fC (an ideal source)
+
+
+def _held_line_conversion(tb: SliceTestbench, m: Any, w_ob: np.ndarray, sp: dict[str, Any], corner: str,
+                          workers: int | None, progress: Callable[[str], None] | None) -> dict[str, np.ndarray]:
+    """The hierarchical conversion stage with every data line on an ideal source at SPICE's level
+    (``HELD_LINE_F``): the time accumulator without its input's kick on the line."""
+    n = tb.cols * tb.n_sub * tb.cell.groups
+    conv = ConversionTestbench(cell=tb.cell, row=tb.row, ta=tb.ta, n_sub=tb.n_sub, rows=tb.rows, cols=tb.cols,
+                               weights=tb.weights, ref_word=tb.ref_word, tstep=tb.tstep, options=tb.options,
+                               resolve_devices=tb.resolve_devices, c_line=(HELD_LINE_F,) * n)
+    v = sp["v_col"]
+    kw = {} if workers is None else {"cores": workers}
+    res = run_sweeps([(conv, [{"v_line": v[b, 1:], "v_ref": v[b, 0], "corner": corner} for b in range(len(v))])],
+                     progress=progress is not None, retry_failed=True, **kw)[0]
+    failed = [r for r in res.records if not r.ok]
+    if failed:
+        raise ConvergenceError(f"{len(failed)} held-line conversions failed: {failed[0].error}")
+    return {"t_stop_held_lines": np.stack([r.measures["t_stop"] for r in res.records]),
+            "v_acc_held_lines": np.stack([r.measures["v_acc"] for r in res.records])}
+
+
+def split_bound(end_to_end: dict[str, Any], hierarchical: dict[str, Any]) -> dict[str, Any]:
+    """What the hierarchical split costs: SPICE of the same slice and vectors as one deck
+    (`end_to_end`, a :func:`validate` report) against the split (`hierarchical`, the same with
+    ``method="hierarchical"``). Differences are split - one deck: the stop time (% of the TDC full
+    scale, outputs inside the range in both), the accumulator at TDC start (% of the TDC input
+    range), the column lines at the ramp start and the data lines at TDC start (mV)."""
+    ce, ch = end_to_end["config"], hierarchical["config"]
+    same = ("n_sub", "rows_per_subarray", "n_outputs", "vectors", "seed", "corner")
+    if any(ce[k] != ch[k] for k in same) or (ce.get("method"), ch.get("method")) != ("end_to_end", "hierarchical"):
+        raise ParameterError("split_bound needs an end-to-end and a hierarchical report of the same slice, vectors and "
+                             f"seed; got {ce} and {ch}")
+    pe, ph = end_to_end["per_vector"], hierarchical["per_vector"]
+    fs, vfs = end_to_end["full_scale_s"], end_to_end["tdc_input_range_v"]
+    te, th = np.asarray(pe["t_stop_spice_s"], float), np.asarray(ph["t_stop_spice_s"], float)
+    ok = np.isfinite(te) & np.isfinite(th) & (te > 0) & (th > 0)
+    col_e, col_h = np.asarray(pe["v_col_spice_v"]), np.asarray(ph["v_col_spice_v"])
+    end_e, end_h = np.asarray(pe["v_col_end_spice_v"]), np.asarray(ph["v_col_end_spice_v"])
+    return {"config": {k: ce[k] for k in same},
+            "t_stop_pct_fs": _stat((th - te)[ok], 100.0 / fs), "outputs_compared": int(ok.sum()),
+            "v_acc_pct": _stat(np.asarray(ph["v_acc_spice_v"]) - np.asarray(pe["v_acc_spice_v"]), 100.0 / vfs),
+            "v_col_mv": {"reference": _stat((col_h - col_e)[:, :1], 1e3), "data": _stat((col_h - col_e)[:, 1:], 1e3)},
+            "v_col_end_data_mv": _stat((end_h - end_e)[:, 1:], 1e3),
+            "fidelity_rms_pct_fs": {"end_to_end": end_to_end["fidelity_pct_fs"]["rms"],
+                                    "hierarchical": hierarchical["fidelity_pct_fs"]["rms"]},
+            "spice_s_per_vmm": {"end_to_end": end_to_end["speed"]["spice_s_per_vmm"],
+                                "hierarchical": hierarchical["speed"]["spice_s_per_vmm"]}}
+
+
+def split_bound_lines(b: dict[str, Any]) -> list[str]:
+    """A :func:`split_bound` result as short lines of text."""
+    c, t = b["config"], b["t_stop_pct_fs"]
+    return [f"split bound on the {c['n_sub']} x {c['rows_per_subarray']}-row slice, {c['vectors']} vectors: "
+            f"hierarchical - one deck, stop time {t['rms']:.3f} % FS RMS, {t['max']:.3f} % max, mean {t['mean']:+.3f} % "
+            f"({b['outputs_compared']} outputs); accumulator at TDC start {b['v_acc_pct']['rms']:.3f} % of the TDC input "
+            f"range RMS",
+            f"column lines at the ramp start {b['v_col_mv']['data']['rms']:.3f} mV RMS on the data lines "
+            f"({b['v_col_mv']['data']['mean']:+.3f} mean), {b['v_col_mv']['reference']['rms']:.3f} mV on the reference "
+            f"lines; data lines at TDC start {b['v_col_end_data_mv']['rms']:.3f} mV RMS "
+            f"({b['v_col_end_data_mv']['mean']:+.3f} mean)",
+            f"fidelity: one deck {b['fidelity_rms_pct_fs']['end_to_end']:.3f} % FS RMS, hierarchical "
+            f"{b['fidelity_rms_pct_fs']['hierarchical']:.3f} %; SPICE per VMM {b['spice_s_per_vmm']['end_to_end']:.1f} s "
+            f"vs {b['spice_s_per_vmm']['hierarchical']:.1f} s"]
 
 
 def _timed(fn: Callable[[], Any]) -> float:
@@ -241,6 +336,16 @@ def _row_levels_text(s: dict[str, Any]) -> str:
             f"kicked {s['row_kick_after_reset']['mean']:+.2f} mV mean by the end of S")
 
 
+def _ta_split_text(r: dict[str, Any]) -> list[str]:
+    t = r.get("time_accumulator_split_pct_fs")
+    if t is None:
+        return []
+    return [f"time accumulator stage split (% FS RMS / mean): accumulation and TDC (model without the kick vs SPICE "
+            f"on held lines) {t['accumulation_and_tdc']['rms']:.3f} / {t['accumulation_and_tdc']['mean']:+.3f}, the VTC "
+            f"input's kick {t['vtc_input_kick']['rms']:.3f} / {t['vtc_input_kick']['mean']:+.3f} (SPICE's kick moves the "
+            f"stop time {t['kick_spice']['mean']:+.3f}, the model's {t['kick_model']['mean']:+.3f})"]
+
+
 def _end_of_s_text(s: dict[str, Any]) -> str:
     e = s.get("column_voltages_rows_end_of_s")
     return "" if e is None else f"; fed the rows at the end of S {e['reference']['mean']:+.2f} / {e['data']['mean']:+.2f}"
@@ -250,14 +355,17 @@ def summary_lines(r: dict[str, Any]) -> list[str]:
     """The report as short lines of text."""
     f, a, s, e = r["fidelity_pct_fs"], r["attribution_pct_fs"], r["stage_mv"], r["energy_per_vmm_j"]
     c = r["config"]
+    how = " (hierarchical: each sub-array to the ramp start, then the conversion)" \
+        if c.get("method") == "hierarchical" else ""
     lines = [f"slice {c['n_sub']} x {c['rows_per_subarray']} rows, {c['n_outputs']} columns, {c['vectors']} vectors "
-             f"({r['inside']} of {r['outputs']} outputs inside the range in both)",
+             f"({r['inside']} of {r['outputs']} outputs inside the range in both){how}",
              f"fidelity (model - SPICE stop time): {f['rms']:.3f} % FS RMS, {f['max']:.3f} % max, mean {f['mean']:+.3f} %; "
              f"codes {r['codes_lsb']['rms']:.2f} LSB RMS, {r['codes_lsb']['max']:.0f} max",
              f"accumulator voltage at TDC start (model - SPICE): {r['fidelity_vacc_pct']['rms']:.3f} % of the TDC input "
              f"range ({r['tdc_input_range_v'] * 1e3:.0f} mV) RMS, mean {r['fidelity_vacc_pct']['mean']:+.3f} %; per stage "
              + ", ".join(f"{k} {v['rms']:.3f} / {v['mean']:+.3f}" for k, v in r["attribution_vacc_pct"].items()),
              "stop time per stage (% FS RMS / mean): " + ", ".join(f"{k} {v['rms']:.3f} / {v['mean']:+.3f}" for k, v in a.items()),
+             *_ta_split_text(r),
              _row_levels_text(s) + "; column voltages (cell model on SPICE rows) "
              f"{s['column_voltages']['rms']:.2f} mV RMS (reference column mean {s['column_voltages_reference']['mean']:+.2f}, "
              f"data {s['column_voltages_data']['mean']:+.2f}" + _end_of_s_text(s) + "); VTC kick on the "
