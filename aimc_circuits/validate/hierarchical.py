@@ -25,15 +25,15 @@ not counted. :func:`split_bound` runs a small slice both ways and states what th
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from ..errors import ConvergenceError, ParameterError
 from ..paths import netlist_path
-from ..spice.measure import crossing, integrate, value_at
+from ..spice.measure import integrate, value_at
 from ..spice.runner import SimResult
 from ..spice.sweep import run_sweeps
 from .slice_deck import SliceTestbench, _pwl
@@ -159,18 +159,8 @@ class ConversionTestbench(SliceTestbench):
         end[0] = np.reshape(p["v_ref"], (S, G))
         for c in range(1, C + 1):
             end[c] = [[value_at(t, sim[f"k{s}_{g}_{c}_{R}"], tm.t_conv) for g in range(G)] for s in range(S)]
-        t_stop = []
-        for j in range(C):
-            stop = sim[f"stop{j}"]
-            if value_at(t, stop, tm.t_conv) > vdd / 2:
-                t_stop.append(0.0)
-                continue
-            try:
-                t_stop.append(crossing(t, stop, vdd / 2, rising=True, after=tm.t_conv) - tm.t_conv)
-            except ValueError:
-                t_stop.append(float("inf"))
         return {"v_col_end": end, "v_acc": np.array([value_at(t, sim[f"acc{j}"], tm.t_conv) for j in range(C)]),
-                "t_stop": np.array(t_stop), "e_ta": -vdd * integrate(t, sim["vddt#branch"], tm.t_offset, tm.t_end)}
+                "t_stop": self.stop_times(sim), "e_ta": -vdd * integrate(t, sim["vddt#branch"], tm.t_offset, tm.t_end)}
 
 
 def line_capacitances(cell_model: Any, w_ob: np.ndarray, n_sub: int, rows: int) -> np.ndarray:

@@ -241,6 +241,21 @@ class SliceTestbench(Testbench):
     def analysis(self, p: Mapping[str, Any]) -> str:
         return f"tran {self.tstep:.6g} {self.timing.t_end:.6g}"
 
+    def stop_times(self, sim: SimResult) -> np.ndarray:
+        """Each data column's TDC stop edge (s from TDC start; 0: tripped at TDC start; inf: none)."""
+        t, tm, vdd = sim.scale, self.timing, self.cell.vdd
+        out = []
+        for j in range(self.cols):
+            stop = sim[f"stop{j}"]
+            if value_at(t, stop, tm.t_conv) > vdd / 2:
+                out.append(0.0)
+                continue
+            try:
+                out.append(crossing(t, stop, vdd / 2, rising=True, after=tm.t_conv) - tm.t_conv)
+            except ValueError:
+                out.append(float("inf"))
+        return np.array(out)
+
     def measure(self, sim: SimResult, p: Mapping[str, Any]) -> dict[str, Any]:
         t, tm, vdd = sim.scale, self.timing, self.cell.vdd
         S, G, R, C = self.n_sub, self.cell.groups, self.rows, self.cols
@@ -251,17 +266,6 @@ class SliceTestbench(Testbench):
             return np.array([[[value_at(t, sim[f"k{s}_{g}_{c}_{R}"], when) for g in range(G)] for s in range(S)]
                              for c in range(C + 1)])
 
-        t_stop = []
-        for j in range(C):
-            stop = sim[f"stop{j}"]
-            if value_at(t, stop, tm.t_conv) > vdd / 2:
-                t_stop.append(0.0)
-                continue
-            try:
-                t_stop.append(crossing(t, stop, vdd / 2, rising=True, after=tm.t_conv) - tm.t_conv)
-            except ValueError:
-                t_stop.append(float("inf"))
-
         def energy(src: str, t0: float, t1: float) -> float:
             return -vdd * integrate(t, sim[f"{src}#branch"], t0, t1)
 
@@ -269,7 +273,7 @@ class SliceTestbench(Testbench):
                       for s in ("vlogic", "vphs", "vphsb", "vphg", "vphrb"))
         return {"v_row_frozen": rows_at(tm.t_reset_off), "v_row": rows_at(tm.t_s_off), "v_col": cols_at(tm.t_col), "v_col_end": cols_at(tm.t_conv),
                 "v_acc": np.array([value_at(t, sim[f"acc{j}"], tm.t_conv) for j in range(C)]),
-                "t_stop": np.array(t_stop),
+                "t_stop": self.stop_times(sim),
                 "e_row": energy("vddr", 0.0, tm.t_col), "e_reset": -self.cell.vr * integrate(t, sim["vr#branch"], 0.0, tm.t_col),
                 "e_logic": e_logic, "e_cell_well": energy("vddc", 0.0, tm.t_col),
                 "e_ta": energy("vddt", tm.t_offset, tm.t_end)}
