@@ -109,3 +109,39 @@ def test_resolved_block_testbenches_match_the_library(make, fresh_cache):
     assert a.ok and b.ok, (a.error, b.error)
     for k, t in tol.items():
         assert np.max(np.abs(np.asarray(a.measures[k]) - np.asarray(b.measures[k]))) < t, k
+
+
+def test_concurrent_sweeps_resolving_the_same_devices_both_store_the_harvest(fresh_cache, monkeypatch):
+    """Two threads (run_sweeps' concurrent sweeps) resolve the same deck in an empty cache at once:
+    each stores the harvest through its own temporary file, neither fails (a shared temporary name
+    made the second rename fail), and no temporary file is left."""
+    import threading
+
+    from pathlib import Path
+
+    pdk = find_pdk()
+    tb = ColumnTestbench(rows=2, resolve_devices=True)
+    p = tb.normalize({"vin": [0.5] * 2, "codes": [[3, 12]] * 2})
+    real_replace, gate = Path.replace, threading.Barrier(2)
+
+    def replace_together(self, target):
+        if self.suffix == ".part":  # both writers have written their file; now both rename it
+            gate.wait(timeout=60)
+        return real_replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", replace_together)
+    decks, errors = [], []
+
+    def build():
+        try:
+            decks.append(tb.deck(p, pdk.lib_line("tt"), pdk))
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            errors.append(exc)
+    threads = [threading.Thread(target=build) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(decks) == 2 and decks[0] == decks[1]
+    assert len(list((fresh_cache / "resolved").glob("*.json"))) == 1
+    assert not list((fresh_cache / "resolved").glob("*.part"))

@@ -282,6 +282,20 @@ def _cache_path(key: str) -> Path:
     return cache_dir() / "resolved" / f"{key}.json"
 
 
+def _store(path: Path, harvest: Any) -> None:
+    """Write a harvest atomically through a temporary file of this writer's own: concurrent sweeps
+    that resolve the same devices each write theirs, and the last rename wins (same content)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+    try:
+        with open(fd, "w") as f:
+            f.write(json.dumps(harvest))
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def resolve_deck_body(body: str, lib_line: str, lib: Path, models_sha256: str) -> str:
     """The deck body with every library device inside the deck's own subcircuits resolved into
     plain elements and model cards (see the module docstring). Top-level library devices, and
@@ -302,10 +316,7 @@ def resolve_deck_body(body: str, lib_line: str, lib: Path, models_sha256: str) -
         harvest = json.loads(path.read_text())
     except (OSError, ValueError):
         harvest = _harvest(devices, lib_line, lib)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".part")
-        tmp.write_text(json.dumps(harvest))
-        tmp.replace(path)
+        _store(path, harvest)
     cards: dict[str, str] = {}
 
     def expand(line: str) -> list[str]:
