@@ -140,29 +140,74 @@ def test_small_slice_end_to_end_fidelity(fresh_cache):
 
 # -- the hierarchical split (validate.hierarchical) ----------------------------------------------
 
-def _split_config():
-    return MacroConfig(n_inputs=16, rows_per_subarray=8, n_outputs=1)
-
-
 @pytest.fixture(scope="module")
-def split_both_ways(tmp_path_factory):
-    """2 sub-arrays x 8 rows, one data column, one vector, simulated as one deck and split
-    (~35 s of SPICE in all), in an empty sweep cache."""
+def split_both_ways(column_slice, tmp_path_factory):
+    """The 16-row sub-array and data column of `column_slice` (one deck) simulated again split: the
+    sub-array up to the ramp start, then the conversion twice (floating and held lines), ~15 s of
+    SPICE, in an empty sweep cache."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AIMC_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        with pytest.warns(UserWarning, match="2 sub-arrays"):
-            e = validate(_split_config(), vectors=1, workers=2)
-        with pytest.warns(UserWarning, match="2 sub-arrays"):
-            h = validate(_split_config(), vectors=1, workers=2, method="hierarchical")
-    return e, h
+        with pytest.warns(UserWarning, match="1 sub-arrays"):
+            h = validate(MacroConfig(n_inputs=16, rows_per_subarray=16, n_outputs=1), vectors=1, workers=1,
+                         method="hierarchical")
+    return column_slice, h
+
+
+def test_the_sub_arrays_of_a_split_slice_are_stacked_in_order(monkeypatch):
+    """hierarchical_spice (sweeps replaced by stand-ins that return each point's sub-array and vector):
+    sub-array s's rows land at inputs s R .. (s + 1) R - 1 and its lines at [:, :, s, :]; the energies
+    add up; the conversion gets each vector's data lines and reference lines."""
+    from aimc_circuits.spice.sweep import PointRecord, SweepResult
+    from aimc_circuits.validate import hierarchical as hz
+
+    S, R, B = 3, 2, 2
+    m, tb, _ = _tb(S=S, R=R)
+    seen = []
+
+    def fake_run_sweeps(jobs, **kw):
+        out = []
+        for tbj, pts in jobs:
+            recs = []
+            for b, p in enumerate(pts):
+                if isinstance(tbj, hz.SubarrayTestbench):
+                    s = [k for k, sub in enumerate(np.asarray(tb.weights).reshape(S, R, -1))
+                         if np.array_equal(sub, np.asarray(tbj.weights))][0]
+                    mark = 1.0 + 0.1 * s + 0.01 * b
+                    meas = {"v_row_frozen": np.full((R, 2), mark), "v_row": np.full((R, 2), mark + 1e-3),
+                            "v_col": np.stack([np.full((1, 2), mark), np.full((1, 2), mark + 0.5)]),
+                            "e_row": 1.0, "e_reset": 2.0, "e_logic": 3.0, "e_cell_well": 4.0}
+                else:
+                    seen.append(p)
+                    meas = {"v_col_end": np.zeros((2, S, 2)), "v_acc": np.array([1.0]), "t_stop": np.array([5e-9]),
+                            "e_ta": 7.0}
+                recs.append(PointRecord(point=dict(p), ok=True, measures=meas, error=None, cached=False, elapsed_s=1.0))
+            out.append(SweepResult(testbench=tbj.name, records=recs, n_simulated=len(recs), n_cached=0, n_loads=1,
+                                   wall_s=0.0))
+        return out
+
+    monkeypatch.setattr(hz, "run_sweeps", fake_run_sweeps)
+    w = np.asarray(tb.weights)
+    for s in range(S):  # distinct sub-array weights, so the stand-in can tell them apart
+        w[s * R:(s + 1) * R] = 10 * s + np.arange(R)[:, None]
+    tb = SliceTestbench(cell=m.cell.design, row=m.row.design, ta=m.ta.design, n_sub=S, rows=R, cols=1, weights=w)
+    sp, spice_s, counts = hz.hierarchical_spice(tb, m.cell, np.zeros((B, S * R), int))
+    for s in range(S):
+        for b in range(B):
+            mark = 1.0 + 0.1 * s + 0.01 * b
+            assert np.all(sp["v_row_frozen"][b, s * R:(s + 1) * R] == mark)
+            assert np.all(sp["v_col"][b, 0, s] == mark) and np.all(sp["v_col"][b, 1, s] == mark + 0.5)
+            np.testing.assert_array_equal(np.reshape(seen[b]["v_ref"], (S, 2))[s], mark)
+            np.testing.assert_array_equal(np.reshape(seen[b]["v_line"], (1, S, 2))[0, s], mark + 0.5)
+    assert sp["e_row"].tolist() == [S * 1.0] * B and sp["e_ta"].tolist() == [7.0] * B
+    assert spice_s == S * B + B and counts == {"simulated": S * B + B, "cached": 0}
 
 
 def test_the_split_reproduces_the_one_deck_slice(split_both_ways):
-    """Each sub-array simulated alone up to the ramp start, then the time accumulators on lumped lines
-    precharged to SPICE's levels, against the same slice as one deck. Measured on this 2 x 8-row slice:
-    the column lines 0.02 mV apart at the ramp start, the stop time 0.08 % of the TDC full scale
-    (the lumped line is kicked ~0.6 mV more by its comparator than the wire ladder). Tolerances, about
-    4 x the measured values: 0.3 mV on the lines, 0.3 % FS on the stop time, 3 mV on the kick."""
+    """The sub-array simulated alone up to the ramp start, then the time accumulator on a lumped line
+    precharged to SPICE's level, against the same slice as one deck. Measured on 2 x 16-row and 2 x
+    8-row slices: the column lines within 0.02 mV at the ramp start, the stop time within 0.08 % of
+    the TDC full scale, the data line at TDC start within 0.6 mV (the lumped line's kick against the
+    wire ladder's). Tolerances, about 4 x those: 0.3 mV, 0.3 % FS, 3 mV."""
     from aimc_circuits.validate.fidelity import split_bound, split_bound_lines
 
     e, h = split_both_ways
@@ -183,7 +228,7 @@ def test_the_time_accumulator_stage_splits_into_accumulation_and_the_input_kick(
     """The hierarchical run converts SPICE's lines again on ideal sources (no kick on the lines): the
     time accumulator's stage is then the model without its kick term against that conversion plus
     the kick (the model's term against SPICE's), exactly (one output: each part's mean is its signed
-    error). On 8-row lines (~0.1 pF) the floating line moves the stop time by a few % FS."""
+    error). On 8- and 16-row lines (0.1..0.25 pF) the floating line moves the stop time by a few % FS."""
     _, h = split_both_ways
     t = h["time_accumulator_split_pct_fs"]
     assert t["outputs"] == 1
@@ -200,7 +245,7 @@ def test_split_bound_needs_the_same_slice_both_ways(split_both_ways):
     with pytest.raises(ParameterError, match="same slice"):
         split_bound(h, e)
     with pytest.raises(ParameterError, match="method='sideways'.*end_to_end, hierarchical"):
-        validate(_split_config(), method="sideways")
+        validate(MacroConfig(n_inputs=16, rows_per_subarray=16, n_outputs=1), method="sideways")
 
 
 def test_conversion_levels_are_checked():
