@@ -13,7 +13,7 @@ import numpy as np
 from .errors import ParameterError
 from .registry import parse_block
 
-__all__ = ["PROFILES", "calibrate"]
+__all__ = ["PROFILES", "add_operating_points", "calibrate"]
 
 PROFILES = ("fast", "full")
 
@@ -71,3 +71,27 @@ def _design_changes(design: Any) -> str:
     default = type(design)()
     return ", ".join(f"{f.name}={getattr(design, f.name)!r}" for f in fields(design)
                      if getattr(design, f.name) != getattr(default, f.name)) or "defaults"
+
+
+def add_operating_points(block: str, calibration_dir: Path | None = None, progress: bool = False) -> list[Path]:
+    """Characterize the operating points (corners x temperatures) of `block`'s calibrations in
+    `calibration_dir` (default: calibration/) and write them into those files
+    (``operating_points`` section, re-sealed). Returns the written paths."""
+    written = []
+    for v in parse_block(block):
+        t0 = time.perf_counter()
+        path = v.calibration_path(calibration_dir)
+        model = v.load_model(calibration_dir)
+        if progress:
+            print(f"operating points of {v.id}: SPICE at every corner x temperature, then the refits",
+                  file=sys.stderr, flush=True)
+        section = v.operating_points_function()(model, progress=progress)
+        section["provenance"].update(
+            command=f"aimc calibrate --block {v.id} --operating-points",
+            generated_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            wall_s=round(time.perf_counter() - t0, 1))
+        path = model.with_operating_points(section).calibration.save(path)
+        if progress:
+            print(f"wrote {path} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+        written.append(path)
+    return written

@@ -251,6 +251,17 @@ class Calibration:
             raise CalibrationError(f"{self.source}: provenance.{key} is missing; regenerate it with "
                                    f"`{self.regenerate_command()}`") from None
 
+    def operating_points(self, params: Mapping[str, str]) -> Any:
+        """The ``operating_points`` section as an
+        :class:`aimc_circuits.blocks.operating_point.OperatingPointTable` (`params`: the shifted
+        parameters the model applies, name -> kind); refused when the file has none."""
+        from .blocks.operating_point import OperatingPointTable
+
+        if "operating_points" not in self.data:
+            raise CalibrationError(f"{self.source} holds no operating points (corners x temperatures); add them "
+                                   f"with `aimc calibrate --block {self.family}/{self.variant} --operating-points`")
+        return OperatingPointTable.from_section(self.data["operating_points"], self.source, params)
+
     def section(self, name: str) -> Any:
         """A raw section of the file (reports, fit quality), read-only by convention."""
         try:

@@ -44,6 +44,8 @@ class BlockVariant:
     design_class: str
     spot_check: str = "spot_check:spot_check"  #: "module:function" (model) -> blocks.spot.SpotCheck
     area: str = "area:area_parts"  #: "module:function" (design) -> {unit: [parts]} (:mod:`aimc_circuits.area`)
+    #: "module:function" (model, progress) -> the calibration's ``operating_points`` section
+    operating_points: str = "operating_points:characterize_operating_points"
     package_name: str | None = None  #: the variant's Python package (None: aimc_circuits.blocks.<family>.<name>)
 
     @property
@@ -79,6 +81,10 @@ class BlockVariant:
     def area_parts_function(self) -> Callable[[Any], dict[str, list]]:
         """design -> {unit: [area parts]} (:mod:`aimc_circuits.area`)."""
         return self._load(self.area)
+
+    def operating_points_function(self) -> Callable[..., dict[str, Any]]:
+        """model -> the ``operating_points`` section (:mod:`aimc_circuits.blocks.operating_point`; needs ngspice)."""
+        return self._load(self.operating_points)
 
     def netlist_path(self) -> Path:
         return netlist_path(self.netlist)

@@ -1,6 +1,7 @@
 """Base of the variants' behavioral models: built from one typed calibration, or loaded from its file."""
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -16,6 +17,9 @@ class BlockModel:
     their fitted values from ``self.calibration`` in :meth:`setup`."""
 
     calibration_class: ClassVar[type]
+    #: the parameters an operating point shifts (name -> "add" | "mul"; see
+    #: :mod:`aimc_circuits.blocks.operating_point`), applied by :meth:`_apply_operating_point`
+    op_params: ClassVar[dict[str, str]] = {}
 
     def __init__(self, calibration: Any):
         if not isinstance(calibration, self.calibration_class):
@@ -27,6 +31,45 @@ class BlockModel:
 
     def setup(self) -> None:
         """Read the fitted values the model uses from ``self.calibration``."""
+
+    @property
+    def corner(self) -> str:
+        """The process corner this model evaluates at."""
+        return getattr(self, "_corner", None) or self.calibration.corner
+
+    @property
+    def temperature_c(self) -> float:
+        """The temperature (C) this model evaluates at."""
+        t = getattr(self, "_temperature_c", None)
+        return self.calibration.temperature_c if t is None else t
+
+    def at_operating_point(self: M, corner: str, temperature_c: float, *, warn: bool = True) -> M:
+        """This model at another process corner and temperature (C), from the calibration's
+        operating-point laws; itself at the calibration's own operating point. Warns outside the
+        characterized temperatures; an unknown corner, or a calibration without operating
+        points, is refused."""
+        cal = self.calibration
+        if corner == cal.corner and float(temperature_c) == cal.temperature_c:
+            return self
+        table = cal.operating_points(self.op_params)
+        shifts = table.shifts(corner, temperature_c, warn=warn)
+        m = copy.copy(self)
+        m._corner, m._temperature_c = corner, float(temperature_c)
+        m._apply_operating_point(table, shifts)
+        return m
+
+    def with_operating_points(self: M, section: dict[str, Any]) -> M:
+        """The same model from a calibration whose ``operating_points`` section is `section`
+        (sealed afresh: used while that section is characterized)."""
+        cal = self.calibration
+        content = {k: v for k, v in cal.data.items() if k != "integrity"}
+        content["operating_points"] = section
+        return type(self)(type(cal).from_content(content))
+
+    def _apply_operating_point(self, table: Any, shifts: dict[str, float]) -> None:
+        """Move this (copied) model's parameters by `shifts` (table.kinds says add or mul);
+        never mutate arrays or dicts shared with the reference model: replace them."""
+        raise NotImplementedError(f"{type(self).__name__} has no operating-point model")
 
     @classmethod
     def load(cls: type[M], path: Path | str | None = None, *, allow_edited: bool = False) -> M:

@@ -12,11 +12,24 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["CellModelProtocol", "RowDriverModelProtocol", "TimeAccumulatorModelProtocol", "PROTOCOLS"]
+__all__ = ["OperatingPointProtocol", "CellModelProtocol", "RowDriverModelProtocol", "TimeAccumulatorModelProtocol", "PROTOCOLS"]
 
 
 @runtime_checkable
-class RowDriverModelProtocol(Protocol):
+class OperatingPointProtocol(Protocol):
+    """Every block model: where it evaluates, and itself at another operating point."""
+
+    @property
+    def corner(self) -> str: ...
+
+    @property
+    def temperature_c(self) -> float: ...
+
+    def at_operating_point(self, corner: str, temperature_c: float, *, warn: bool = True) -> Any: ...
+
+
+@runtime_checkable
+class RowDriverModelProtocol(OperatingPointProtocol, Protocol):
     design: Any  #: the variant's design (its ``cell`` field: the cells on the row)
     calibration: Any
 
@@ -37,7 +50,7 @@ class RowDriverModelProtocol(Protocol):
 
 
 @runtime_checkable
-class CellModelProtocol(Protocol):
+class CellModelProtocol(OperatingPointProtocol, Protocol):
     design: Any  #: weight_bits, bits_per_group, vdd, vr
     calibration: Any
     cu: float  #: unit capacitance (F)
@@ -57,7 +70,7 @@ class CellModelProtocol(Protocol):
 
 
 @runtime_checkable
-class TimeAccumulatorModelProtocol(Protocol):
+class TimeAccumulatorModelProtocol(OperatingPointProtocol, Protocol):
     design: Any  #: output_bits, n_sub, groups, t_lsb
     calibration: Any
     e_conversion: float  #: energy per column conversion (J)
