@@ -9,7 +9,7 @@ import numpy as np
 from ....fitting import minimize, params_to_dict, quality
 from .model import column_voltage, full_scale
 
-__all__ = ["fit_column", "fit_energy", "fit_mismatch"]
+__all__ = ["fit_column", "fit_column_subset", "fit_energy", "fit_mismatch"]
 
 
 def fit_column(data: dict[str, np.ndarray], max_code: int, vr: float, v_fs: float,
@@ -39,6 +39,21 @@ def fit_column(data: dict[str, np.ndarray], max_code: int, vr: float, v_fs: floa
         out["held_out_per_rows"] = {str(int(r)): q({k: a[held_out["rows"] == r] for k, a in held_out.items()})
                                     for r in np.unique(held_out["rows"])}
     return out
+
+
+def fit_column_subset(data: dict[str, np.ndarray], max_code: int, vr: float, base: dict[str, float],
+                      vary: tuple[str, ...]) -> dict[str, float]:
+    """Refit only the column-model parameters `vary` to `data` (s, n, rows, vcol), the others held
+    at `base` (the reference fit): {name: value} of every parameter."""
+    params = lmfit.Parameters()
+    for name, value in base.items():
+        bounds = {"min": 0.0} if name in ("p_row", "p_fix") else {}
+        params.add(name, value=value, vary=name in vary, **bounds)
+
+    def resid(pars):
+        return column_voltage(data["s"], data["n"], data["rows"], max_code, vr, pars.valuesdict()) - data["vcol"]
+
+    return {k: float(v) for k, v in minimize(resid, params).params.valuesdict().items()}
 
 
 def fit_energy(s: np.ndarray, n: np.ndarray, rows: np.ndarray, energy: np.ndarray) -> dict[str, Any]:

@@ -86,6 +86,7 @@ class CellModel(BlockModel):
     """Fitted cell-column model of one calibration. ``CellModel.load()`` reads the shipped one."""
 
     calibration_class = CellCalibration
+    op_params = {"p_row": "add", "p_fix": "add", "v_ft": "add", "q_inj": "add"}
 
     def setup(self) -> None:
         cal = self.calibration
@@ -94,6 +95,10 @@ class CellModel(BlockModel):
         self.e_fit = {"e_s": cal.e_s, "e_n": cal.e_n, "e_r": cal.e_r}
         self.e_gate_bit = cal.e_gate_bit
         self.cu = cal.cu
+
+    def _apply_operating_point(self, table, shifts) -> None:
+        """The column's attenuation (p_row, p_fix) and offset (v_ft, q_inj) at the operating point."""
+        self.params = {k: table.moved(k, v, shifts) if k in self.op_params else v for k, v in self.params.items()}
 
     @property
     def fit_rows(self) -> tuple[int, int]:

@@ -98,6 +98,7 @@ class RowDriverModel(BlockModel):
     """Fitted row-driver model of one calibration. ``RowDriverModel.load()`` reads the shipped one."""
 
     calibration_class = RowDriverCalibration
+    op_params = {"v0": "add", "u": "mul", "a2": "add", **{f"eps{k}": "add" for k in range(1, BITS)}, "p_static": "mul"}
 
     def setup(self) -> None:
         cal = self.calibration
@@ -108,6 +109,14 @@ class RowDriverModel(BlockModel):
         self.noise_v = cal.noise_v
         self.lsb = cal.lsb_v
         self.load_range_cols = cal.load_range_cols
+
+    def _apply_operating_point(self, table, shifts) -> None:
+        """The static model (v0, u, a2, bit weights) and the static supply power (e0, e1) at the operating
+        point; the INL shape, settling, mismatch and noise stay at the reference."""
+        self.v0, self.u, self.a2 = (table.moved(k, getattr(self, k), shifts) for k in ("v0", "u", "a2"))
+        self.eps = self.eps + np.array([0.0] + [shifts[f"eps{k}"] for k in range(1, BITS)])
+        self.e = {**self.e, "e0": table.moved("p_static", self.e["e0"], shifts),
+                  "e1": table.moved("p_static", self.e["e1"], shifts)}
 
     @property
     def input_bits(self) -> int:

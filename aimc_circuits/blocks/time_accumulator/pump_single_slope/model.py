@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ....constants import ZERO_CELSIUS_K
 from ....errors import ParameterError
 from ...model import BlockModel
 from .calibration import TACalibration
@@ -159,6 +160,11 @@ class TimeAccumulatorModel(BlockModel):
     """Fitted time-accumulator model of one calibration. ``TimeAccumulatorModel.load()`` reads the shipped one."""
 
     calibration_class = TACalibration
+    op_params = {"k_pos": "mul", "k_neg": "mul", "q_const": "mul", "near0": "mul", "t0": "add", "t1": "mul",
+                 "c2": "add"}
+    #: the VTC model's parameters each operating-point charge factor scales
+    _charge_terms = {"k_pos": ("k0p", "k1p"), "k_neg": ("k0n", "k1n"), "q_const": ("c0", "c1", "e0", "e1"),
+                     "near0": ("a0", "a1")}
 
     def setup(self) -> None:
         cal = self.calibration
@@ -170,6 +176,20 @@ class TimeAccumulatorModel(BlockModel):
         self.kick_q0, self.kick_q1, self.c_end = cal.kick_q0, cal.kick_q1, cal.c_swing
         self._range = cal.output_range
         self.group = np.arange(d.groups)  # channel (s, g) has group g: broadcasts over (..., n_sub, groups)
+        self._tdc_move = (0.0, 1.0, 0.0)  # the operating point's TDC offset (s), relative time per volt, curvature
+
+    def _apply_operating_point(self, table, shifts) -> None:
+        """The VTC's charge terms and the TDC transfer at the operating point; the comparator and
+        TDC noise scaled as sqrt(T) (thermal); the rest stays at the reference."""
+        p_vtc = dict(self.p_vtc)
+        for factor, keys in self._charge_terms.items():
+            for k in keys:
+                p_vtc[k] = table.moved(factor, p_vtc[k], shifts)
+        self.p_vtc = p_vtc
+        self.p_tdc = {**self.p_tdc, **{k: table.moved(k, self.p_tdc[k], shifts) for k in ("t0", "t1", "c2")}}
+        self._tdc_move = (table.moved("t0", 0.0, shifts), table.moved("t1", 1.0, shifts), table.moved("c2", 0.0, shifts))
+        kelvin = (self.temperature_c + ZERO_CELSIUS_K) / (self.calibration.temperature_c + ZERO_CELSIUS_K)
+        self.sigma_vtc_v, self.sigma_tdc_s = self.sigma_vtc_v * kelvin**0.5, self.sigma_tdc_s * kelvin**0.5
 
     @property
     def t_vtc_s(self) -> float:
@@ -295,7 +315,8 @@ class TimeAccumulatorModel(BlockModel):
             bad = float(v[~np.isfinite(v)][0] if not np.all(np.isfinite(v)) else (v.min() if v.min() < lo else v.max()))
             raise ParameterError(f"TDC stop threshold {bad!r} V at tdc_current={md:g}; characterized: {lo:g}..{hi:g} V")
         t0, t1, t1c2 = (np.interp(v, st["vhi"], st[k]) for k in ("t0", "t1", "t1c2"))
-        return t0, t1, t1c2 / t1
+        dt0, r1, dc2 = self._tdc_move
+        return t0 + dt0, t1 * r1, t1c2 / t1 + dc2
 
     # -- the model ---------------------------------------------------------------------
     def _levels(self, name: str, a: Any) -> np.ndarray:
