@@ -89,11 +89,27 @@ def _use_scheduler(args: argparse.Namespace) -> None:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from .calibrate import calibrate
+    from .calibrate import add_operating_points, calibrate
 
     _use_scheduler(args)
+    if args.operating_points and args.only_operating_points:
+        raise AimcError("--operating-points and --only-operating-points: give one")
+    out = Path(args.out) if args.out else None
+    if not args.only_operating_points:
+        _report_calibrations(calibrate(args.block, args.profile, out, progress=not args.quiet))
+    if args.operating_points or args.only_operating_points:
+        for path in add_operating_points(args.block, out, progress=not args.quiet):
+            summary = json.loads(path.read_text())["operating_points"]["summary"]
+            print(f"{path}: operating points")
+            for part, s in (summary.items() if "fit_temps" not in summary else [("", summary)]):
+                for which, q in s.items():
+                    print(f"  {part + ' ' if part else ''}{which}: model vs SPICE rms <= {q['rms']:.3g} {q['unit']}, "
+                          f"shift from tt/27 C rms <= {q['shift_rms']:.3g} (worst {q['worst_shift']})")
+    return 0
 
-    for path in calibrate(args.block, args.profile, Path(args.out) if args.out else None, progress=not args.quiet):
+
+def _report_calibrations(paths: list[Path]) -> None:
+    for path in paths:
         cal = json.loads(path.read_text())
         print(f"{path}:")
         for name, sec in cal.items():  # every fitted section: fit and held-out quality
@@ -102,7 +118,6 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
                 print(f"  {name}: fit residual RMS {sec['fit'].get('rms_pct_fs', float('nan')):.3f} %, held-out RMS "
                       f"{held.get('rms_pct_fs', float('nan')):.3f} % / max {held.get('max_pct_fs', float('nan')):.3f} % "
                       f"({sec.get('quality_units') or sec.get('units') or '% of full scale'})")
-    return 0
 
 
 def _cmd_variants(args: argparse.Namespace) -> int:
@@ -140,19 +155,24 @@ def _cmd_calibration(args: argparse.Namespace) -> int:
 
 
 def _macro_arguments(p: argparse.ArgumentParser) -> None:
-    """--config, --chips, --batch, --quiet: the options of every command that evaluates a macro."""
+    """--config, --chips, --batch, --corner, --temperature, --quiet: the options of every command
+    that evaluates a macro."""
     p.add_argument("--config", help="macro configuration (TOML); default: the reference macro")
+    p.add_argument("--corner", help="process corner: tt, ss, ff, sf or fs (default: the config's, tt)")
+    p.add_argument("--temperature", type=float, help="temperature in C (default: the config's, 27; characterized "
+                                                     "-40..85)")
     p.add_argument("--chips", type=int, help="chip instances for the error spread (default: config n_chips = 10)")
     p.add_argument("--batch", type=int, help="vectors of the default workload (default: config workload_batch = 512)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def _macro_config(args: argparse.Namespace):
-    """The MacroConfig of --config, with --chips / --batch applied."""
+    """The MacroConfig of --config, with --chips / --batch / --corner / --temperature applied."""
     from .macro import MacroConfig
 
     cfg = MacroConfig.load(args.config) if args.config else MacroConfig()
-    changes = {k: v for k, v in (("n_chips", args.chips), ("workload_batch", args.batch)) if v is not None}
+    changes = {k: v for k, v in (("n_chips", args.chips), ("workload_batch", args.batch), ("corner", args.corner),
+                                 ("temperature_c", args.temperature)) if v is not None}
     return cfg.replace(**changes) if changes else cfg
 
 
@@ -281,6 +301,10 @@ def main(argv: list[str] | None = None) -> int:
                         "family/variant (see `aimc variants`)")
     c.add_argument("--profile", default="fast", help="fast (default; CI-friendly) or full (all corners, more Monte Carlo)")
     c.add_argument("--out", help="output directory (default: calibration/)")
+    c.add_argument("--operating-points", action="store_true",
+                   help="then characterize every corner x temperature and add the operating-point laws")
+    c.add_argument("--only-operating-points", action="store_true",
+                   help="only add the operating-point laws to the existing calibrations (in --out or calibration/)")
     c.add_argument("--scheduler", help=SCHEDULER_HELP)
     c.add_argument("--quiet", action="store_true", help="no progress output")
     c.set_defaults(func=_cmd_calibrate)

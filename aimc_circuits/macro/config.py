@@ -100,8 +100,8 @@ class MacroConfig:
     time_accumulator_variant: str = REFERENCE["time_accumulator"]  #: registered time-accumulator variant
     unit_cap_f: float | None = None  #: Cu (F); None = the cell calibration's (must match it when given)
     vdd: float = 1.8  #: supply (V)
-    corner: str = "tt"  #: process corner of the calibration
-    temperature_c: float = 27.0  #: temperature (C): kT/C noise, and must match the calibration
+    corner: str = "tt"  #: process corner: tt, ss, ff, sf or fs (the calibrations' operating-point laws)
+    temperature_c: float = 27.0  #: temperature (C): the calibrations' operating-point laws, thermal noise
     t_cell_ns: float | None = None  #: row drive + charge sharing phase (ns); None = the calibrated cycle (5.3 ns)
     t_conversion_ns: float | None = None  #: time-accumulator conversion (ns); None = the calibrated 31.7 ns
     pipelined: bool = True  #: next vector's row/cell phase overlaps this vector's TDC phase

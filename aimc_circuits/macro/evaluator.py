@@ -145,8 +145,8 @@ class Macro:
         elif not isinstance(config, MacroConfig):
             raise ParameterError(f"config must be a MacroConfig or a TOML path, got {type(config).__name__}")
         models = {f: get_variant(f, getattr(config, f"{f}_variant")).load_model(
-            config.calibration_dir, allow_edited=config.allow_edited_calibration)
-            for f in ("cell", "row_driver", "time_accumulator")}
+            config.calibration_dir, allow_edited=config.allow_edited_calibration).at_operating_point(
+            config.corner, config.temperature_c) for f in ("cell", "row_driver", "time_accumulator")}
         return cls(config, models["cell"], models["row_driver"], models["time_accumulator"], chip_seed=config.seed,
                    executor=executor)
 
@@ -189,11 +189,11 @@ class Macro:
         if c.unit_cap_f is not None and not np.isclose(c.unit_cap_f, self.cell.cu, rtol=1e-3, atol=0.0):
             raise ParameterError(f"unit_cap_f={c.unit_cap_f} F but the cell calibration's Cu is {self.cell.cu} F")
         for model in (self.cell, self.row, self.ta):
-            cal = model.calibration
-            if c.corner != cal.corner or c.temperature_c != cal.temperature_c:
-                raise ParameterError(f"corner={c.corner!r}, temperature_c={c.temperature_c} but {cal.source} is for "
-                                     f"{cal.corner!r} at {cal.temperature_c:g} C (corner/temperature shifts are "
-                                     f"recorded in the calibrations, not yet applied)")
+            if c.corner != model.corner or c.temperature_c != model.temperature_c:
+                raise ParameterError(f"corner={c.corner!r}, temperature_c={c.temperature_c} but the model of "
+                                     f"{model.calibration.source} is at {model.corner!r}, {model.temperature_c:g} C; "
+                                     f"build the macro with Macro.from_config, or pass "
+                                     f"model.at_operating_point({c.corner!r}, {c.temperature_c:g})")
         if c.n_sub > td.n_sub or (c.groups != td.groups and not on <= GROUPING_FREE):
             raise ParameterError(f"n_inputs={c.n_inputs} / rows_per_subarray={c.rows_per_subarray} = {c.n_sub} "
                                  f"sub-arrays x {c.groups} groups; the time accumulator has {td.n_sub} x {td.groups} "

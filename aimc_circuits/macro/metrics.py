@@ -53,7 +53,10 @@ def compute_metrics(macro, n_chips: int | None = None, batch: int | None = None,
                 "min": float(v.min()), "max": float(v.max())}
 
     return {
-        "technology": "sky130 (130 nm, 1.8 V), tt, 27 C: ngspice-characterized block models",
+        "technology": f"sky130 (130 nm, {c.vdd:g} V), {c.corner}, {c.temperature_c:g} C: ngspice-characterized block "
+                      f"models" + ("" if (c.corner, c.temperature_c) == ("tt", 27.0) else
+                                   " (moved from tt, 27 C by their operating-point laws)"),
+        "operating_point": {"corner": c.corner, "temperature_c": c.temperature_c, "vdd": c.vdd},
         "config": {"n_inputs": c.n_inputs, "n_outputs": c.n_outputs, "bits": [c.input_bits, c.weight_bits, c.output_bits],
                    "rows_per_subarray": c.rows_per_subarray, "bits_per_group": c.bits_per_group,
                    "pipelined": c.pipelined, "column_trim": c.column_trim,
