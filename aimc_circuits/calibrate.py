@@ -73,25 +73,34 @@ def _design_changes(design: Any) -> str:
                      if getattr(design, f.name) != getattr(default, f.name)) or "defaults"
 
 
-def add_operating_points(block: str, calibration_dir: Path | None = None, progress: bool = False) -> list[Path]:
-    """Characterize the operating points (corners x temperatures) of `block`'s calibrations in
-    `calibration_dir` (default: calibration/) and write them into those files
-    (``operating_points`` section, re-sealed). Returns the written paths."""
+def add_operating_points(block: str, calibration_dir: Path | None = None, progress: bool = False,
+                         sections: tuple[str, ...] = ("operating_points", "supply")) -> list[Path]:
+    """Characterize the operating points of `block`'s calibrations in `calibration_dir` (default:
+    calibration/) and write them into those files, re-sealed: the ``operating_points`` section
+    (corners x temperatures) and the ``supply`` section (vdd +- 10 % at tt / 27 C), or those of
+    `sections`. Returns the written paths."""
+    unknown = set(sections) - {"operating_points", "supply"}
+    if unknown or not sections:
+        raise ParameterError(f"sections={sections!r}; allowed: operating_points, supply")
+    what = {"operating_points": ("every corner x temperature", "operating_points_function", "--operating-points"),
+            "supply": ("every supply (vdd +- 10 %)", "supply_function", "--only-supply")}
     written = []
     for v in parse_block(block):
-        t0 = time.perf_counter()
         path = v.calibration_path(calibration_dir)
-        model = v.load_model(calibration_dir)
-        if progress:
-            print(f"operating points of {v.id}: SPICE at every corner x temperature, then the refits",
-                  file=sys.stderr, flush=True)
-        section = v.operating_points_function()(model, progress=progress)
-        section["provenance"].update(
-            command=f"aimc calibrate --block {v.id} --operating-points",
-            generated_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            wall_s=round(time.perf_counter() - t0, 1))
-        path = model.with_operating_points(section).calibration.save(path)
-        if progress:
-            print(f"wrote {path} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+        for name in sections:
+            t0 = time.perf_counter()
+            model = v.load_model(calibration_dir)
+            where, function, flag = what[name]
+            if progress:
+                print(f"{name.replace('_', ' ')} of {v.id}: SPICE at {where}, then the refits", file=sys.stderr,
+                      flush=True)
+            section = getattr(v, function)()(model, progress=progress)
+            section["provenance"].update(
+                command=f"aimc calibrate --block {v.id} {flag}",
+                generated_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                wall_s=round(time.perf_counter() - t0, 1))
+            path = model.with_operating_points(section, name).calibration.save(path)
+            if progress:
+                print(f"wrote {path} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
         written.append(path)
     return written

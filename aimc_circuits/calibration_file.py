@@ -262,6 +262,17 @@ class Calibration:
                                    f"with `aimc calibrate --block {self.family}/{self.variant} --operating-points`")
         return OperatingPointTable.from_section(self.data["operating_points"], self.source, params)
 
+    def supply(self, params: Mapping[str, str]) -> Any:
+        """The ``supply`` section as an :class:`aimc_circuits.blocks.supply.SupplyTable`
+        (`params`: the shifted parameters the model applies, name -> kind); refused when the
+        file has none."""
+        from .blocks.supply import SupplyTable
+
+        if "supply" not in self.data:
+            raise CalibrationError(f"{self.source} holds no supply law (vdd +- 10 %); add it with `aimc calibrate "
+                                   f"--block {self.family}/{self.variant} --only-supply`")
+        return SupplyTable.from_section(self.data["supply"], self.source, params)
+
     def section(self, name: str) -> Any:
         """A raw section of the file (reports, fit quality), read-only by convention."""
         try:

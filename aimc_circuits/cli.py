@@ -92,19 +92,25 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from .calibrate import add_operating_points, calibrate
 
     _use_scheduler(args)
-    if args.operating_points and args.only_operating_points:
-        raise AimcError("--operating-points and --only-operating-points: give one")
+    only = tuple(name for name, flag in (("operating_points", args.only_operating_points),
+                                         ("supply", args.only_supply)) if flag)
+    if args.operating_points and only:
+        raise AimcError("--operating-points and --only-operating-points / --only-supply: give one")
     out = Path(args.out) if args.out else None
-    if not args.only_operating_points:
+    if not only:
         _report_calibrations(calibrate(args.block, args.profile, out, progress=not args.quiet))
-    if args.operating_points or args.only_operating_points:
-        for path in add_operating_points(args.block, out, progress=not args.quiet):
-            summary = json.loads(path.read_text())["operating_points"]["summary"]
-            print(f"{path}: operating points")
-            for part, s in (summary.items() if "fit_temps" not in summary else [("", summary)]):
-                for which, q in s.items():
-                    print(f"  {part + ' ' if part else ''}{which}: model vs SPICE rms <= {q['rms']:.3g} {q['unit']}, "
-                          f"shift from tt/27 C rms <= {q['shift_rms']:.3g} (worst {q['worst_shift']})")
+    sections = ("operating_points", "supply") if args.operating_points else only
+    if sections:
+        for path in add_operating_points(args.block, out, progress=not args.quiet, sections=sections):
+            data = json.loads(path.read_text())
+            for name in sections:
+                summary = data[name]["summary"]
+                print(f"{path}: {name.replace('_', ' ')}")
+                nested = not any(k.startswith(("fit_", "held_")) for k in summary)
+                for part, s in (summary.items() if nested else [("", summary)]):
+                    for which, q in s.items():
+                        print(f"  {part + ' ' if part else ''}{which}: model vs SPICE rms <= {q['rms']:.3g} "
+                              f"{q['unit']}, shift rms <= {q['shift_rms']:.3g} (worst {q['worst_shift']})")
     return 0
 
 
@@ -155,24 +161,25 @@ def _cmd_calibration(args: argparse.Namespace) -> int:
 
 
 def _macro_arguments(p: argparse.ArgumentParser) -> None:
-    """--config, --chips, --batch, --corner, --temperature, --quiet: the options of every command
-    that evaluates a macro."""
+    """--config, --chips, --batch, --corner, --temperature, --vdd, --quiet: the options of every
+    command that evaluates a macro."""
     p.add_argument("--config", help="macro configuration (TOML); default: the reference macro")
     p.add_argument("--corner", help="process corner: tt, ss, ff, sf or fs (default: the config's, tt)")
     p.add_argument("--temperature", type=float, help="temperature in C (default: the config's, 27; characterized "
                                                      "-40..85)")
+    p.add_argument("--vdd", type=float, help="supply in V (default: the config's, 1.8; characterized 1.62..1.98)")
     p.add_argument("--chips", type=int, help="chip instances for the error spread (default: config n_chips = 10)")
     p.add_argument("--batch", type=int, help="vectors of the default workload (default: config workload_batch = 512)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def _macro_config(args: argparse.Namespace):
-    """The MacroConfig of --config, with --chips / --batch / --corner / --temperature applied."""
+    """The MacroConfig of --config, with --chips / --batch / --corner / --temperature / --vdd applied."""
     from .macro import MacroConfig
 
     cfg = MacroConfig.load(args.config) if args.config else MacroConfig()
     changes = {k: v for k, v in (("n_chips", args.chips), ("workload_batch", args.batch), ("corner", args.corner),
-                                 ("temperature_c", args.temperature)) if v is not None}
+                                 ("temperature_c", args.temperature), ("vdd", args.vdd)) if v is not None}
     return cfg.replace(**changes) if changes else cfg
 
 
@@ -302,7 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--profile", default="fast", help="fast (default; CI-friendly) or full (all corners, more Monte Carlo)")
     c.add_argument("--out", help="output directory (default: calibration/)")
     c.add_argument("--operating-points", action="store_true",
-                   help="then characterize every corner x temperature and add the operating-point laws")
+                   help="then characterize every corner x temperature and every supply (vdd +- 10 %%) and add "
+                        "their laws")
+    c.add_argument("--only-supply", action="store_true",
+                   help="only add the supply-voltage laws (vdd +- 10 %% at tt / 27 C) to the existing calibrations")
     c.add_argument("--only-operating-points", action="store_true",
                    help="only add the operating-point laws to the existing calibrations (in --out or calibration/)")
     c.add_argument("--scheduler", help=SCHEDULER_HELP)

@@ -46,6 +46,8 @@ class BlockVariant:
     area: str = "area:area_parts"  #: "module:function" (design) -> {unit: [parts]} (:mod:`aimc_circuits.area`)
     #: "module:function" (model, progress) -> the calibration's ``operating_points`` section
     operating_points: str = "operating_points:characterize_operating_points"
+    #: "module:function" (model, progress) -> the calibration's ``supply`` section (vdd +- 10 %)
+    supply: str = "supply:characterize_supply"
     package_name: str | None = None  #: the variant's Python package (None: aimc_circuits.blocks.<family>.<name>)
 
     @property
@@ -85,6 +87,10 @@ class BlockVariant:
     def operating_points_function(self) -> Callable[..., dict[str, Any]]:
         """model -> the ``operating_points`` section (:mod:`aimc_circuits.blocks.operating_point`; needs ngspice)."""
         return self._load(self.operating_points)
+
+    def supply_function(self) -> Callable[..., dict[str, Any]]:
+        """model -> the ``supply`` section (:mod:`aimc_circuits.blocks.supply`; needs ngspice)."""
+        return self._load(self.supply)
 
     def netlist_path(self) -> Path:
         return netlist_path(self.netlist)

@@ -7,14 +7,27 @@ calibration and behavioral model all take it. Nothing here imports the SPICE lay
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Mapping, TypeVar
 
 from ..errors import ParameterError, did_you_mean
 
-__all__ = ["Design", "param"]
+__all__ = ["DEVICE_VDD_MAX_V", "SUPPLY_MAX_V", "Design", "check_supply", "param"]
 
 T = TypeVar("T", bound="Design")
+
+#: the sky130 1.8 V devices' SPICE models are specified for terminal voltages up to this (V)
+DEVICE_VDD_MAX_V = 1.95
+#: the highest supply a design takes (V): 1.8 V + 10 %, the supply-sensitivity corner
+SUPPLY_MAX_V = 1.98
+
+
+def check_supply(vdd: float, where: str) -> None:
+    """Warn when `vdd` is above the devices' model range (the + 10 % supply corner is)."""
+    if vdd > DEVICE_VDD_MAX_V:
+        warnings.warn(f"{where}: vdd={vdd:g} V is above {DEVICE_VDD_MAX_V} V, the sky130 1.8 V devices' model "
+                      f"range: SPICE extrapolates the models there", stacklevel=4)
 
 
 def param(default: Any, unit: str, meaning: str, lo: float | None = None, hi: float | None = None, *,

@@ -23,7 +23,8 @@ import numpy as np
 
 from ..errors import ParameterError, did_you_mean
 
-__all__ = ["CORNERS", "KINDS", "T_REF_C", "OperatingPointTable", "fit_temperature_law", "op_key", "parse_op_key"]
+__all__ = ["CORNERS", "KINDS", "T_REF_C", "OperatingPointTable", "fit_quadratic_law", "fit_temperature_law", "move",
+           "op_key", "parse_op_key", "quadratic_law"]
 
 #: the process corners an operating-point section covers (sky130's global corners)
 CORNERS = ("tt", "ss", "ff", "sf", "fs")
@@ -43,21 +44,35 @@ def parse_op_key(key: str) -> tuple[str, float]:
     return corner, float(t)
 
 
-def fit_temperature_law(temps_c: Any, shifts: Any) -> list[float]:
-    """Coefficients [c0, c1, c2] of shift(T) = c0 + c1 (T - 27) + c2 (T - 27)^2 by least squares
-    over the characterized temperatures (a quadratic needs three; fewer give a lower order)."""
-    t = np.asarray(temps_c, dtype=float) - T_REF_C
+def fit_quadratic_law(x: Any, x_ref: float, shifts: Any, what: str = "law") -> list[float]:
+    """Coefficients [c0, c1, c2] of shift(x) = c0 + c1 (x - x_ref) + c2 (x - x_ref)^2 by least
+    squares over the characterized x (a quadratic needs three; fewer give a lower order)."""
+    t = np.asarray(x, dtype=float) - x_ref
     y = np.asarray(shifts, dtype=float)
     if t.shape != y.shape or t.size == 0 or not np.all(np.isfinite(y)):
-        raise ValueError(f"temperature law: {t.size} temperatures and shifts {y!r}")
+        raise ValueError(f"{what}: {t.size} points and shifts {y!r}")
     deg = min(2, t.size - 1)
     c = np.polynomial.polynomial.polyfit(t, y, deg) if deg else np.array([y.mean()])
-    return [float(x) for x in np.pad(c, (0, 3 - c.size))]
+    return [float(v) for v in np.pad(c, (0, 3 - c.size))]
+
+
+def fit_temperature_law(temps_c: Any, shifts: Any) -> list[float]:
+    """Coefficients [c0, c1, c2] of shift(T) = c0 + c1 (T - 27) + c2 (T - 27)^2 (see fit_quadratic_law)."""
+    return fit_quadratic_law(temps_c, T_REF_C, shifts, "temperature law")
+
+
+def quadratic_law(coeffs: list[float], x: float, x_ref: float) -> float:
+    dx = float(x) - x_ref
+    return coeffs[0] + coeffs[1] * dx + coeffs[2] * dx * dx
 
 
 def _law(coeffs: list[float], temperature_c: float) -> float:
-    dt = float(temperature_c) - T_REF_C
-    return coeffs[0] + coeffs[1] * dt + coeffs[2] * dt * dt
+    return quadratic_law(coeffs, temperature_c, T_REF_C)
+
+
+def move(kind: str, value: Any, shift: float) -> Any:
+    """`value` moved by `shift` of `kind` (see KINDS)."""
+    return value + shift if kind == "add" else value * (1.0 + shift)
 
 
 @dataclass(frozen=True)
@@ -117,7 +132,7 @@ class OperatingPointTable:
 
     def moved(self, name: str, value: Any, shifts: Mapping[str, float]) -> Any:
         """`value` (the reference model's parameter `name`) moved by its shift in `shifts`."""
-        return value + shifts[name] if self.kinds[name] == "add" else value * (1.0 + shifts[name])
+        return move(self.kinds[name], value, shifts[name])
 
 
 #: the temperatures an operating-point characterization fits its laws on, and the one it holds out
@@ -162,11 +177,14 @@ def check_entry(model: Any, spice: Any, model_ref: Any, spice_ref: Any, scale: f
             "spice_shift_max": float(np.max(np.abs((s - sr) / scale))), "unit": unit, "n": int(err.size)}
 
 
-def summarize_checks(checks: Mapping[str, Mapping[str, float]], held_out_temps_c=HELD_OUT_TEMPS_C) -> dict[str, Any]:
-    """Worst errors over the fit temperatures and over the held-out ones."""
-    held = {op_key(c, t) for c in CORNERS for t in held_out_temps_c}
+def summarize_checks(checks: Mapping[str, Mapping[str, float]], held_out_temps_c=HELD_OUT_TEMPS_C,
+                     held_out_keys=None, names=("fit_temps", "held_out_temps")) -> dict[str, Any]:
+    """Worst errors over the fit points and over the held-out ones (by default: the held-out
+    temperatures at every corner; `held_out_keys`: those keys)."""
+    held = set(held_out_keys) if held_out_keys is not None else \
+        {op_key(c, t) for c in CORNERS for t in held_out_temps_c}
     out: dict[str, Any] = {}
-    for name, keys in (("fit_temps", [k for k in checks if k not in held]), ("held_out_temps", sorted(held & set(checks)))):
+    for name, keys in zip(names, ([k for k in checks if k not in held], sorted(held & set(checks)))):
         if keys:
             out[name] = {f: max(checks[k][f] for k in keys) for f in ("rms", "max", "shift_rms", "shift_max")}
             out[name]["unit"] = checks[keys[0]]["unit"]

@@ -99,7 +99,7 @@ class MacroConfig:
     row_driver_variant: str = REFERENCE["row_driver"]  #: registered row-driver variant
     time_accumulator_variant: str = REFERENCE["time_accumulator"]  #: registered time-accumulator variant
     unit_cap_f: float | None = None  #: Cu (F); None = the cell calibration's (must match it when given)
-    vdd: float = 1.8  #: supply (V)
+    vdd: float = 1.8  #: supply (V): the calibrations' supply laws (characterized at 1.62..1.98 V, tt / 27 C)
     corner: str = "tt"  #: process corner: tt, ss, ff, sf or fs (the calibrations' operating-point laws)
     temperature_c: float = 27.0  #: temperature (C): the calibrations' operating-point laws, thermal noise
     t_cell_ns: float | None = None  #: row drive + charge sharing phase (ns); None = the calibrated cycle (5.3 ns)

@@ -146,7 +146,7 @@ class Macro:
             raise ParameterError(f"config must be a MacroConfig or a TOML path, got {type(config).__name__}")
         models = {f: get_variant(f, getattr(config, f"{f}_variant")).load_model(
             config.calibration_dir, allow_edited=config.allow_edited_calibration).at_operating_point(
-            config.corner, config.temperature_c) for f in ("cell", "row_driver", "time_accumulator")}
+            config.corner, config.temperature_c, config.vdd) for f in ("cell", "row_driver", "time_accumulator")}
         return cls(config, models["cell"], models["row_driver"], models["time_accumulator"], chip_seed=config.seed,
                    executor=executor)
 
@@ -177,7 +177,7 @@ class Macro:
         c, cd, td = self.config, self.cell.design, self.ta.design
         on = {n for n in self.ni.names if getattr(self.ni, n)}
         checks = [("weight_bits", c.weight_bits, cd.weight_bits), ("output_bits", c.output_bits, td.output_bits),
-                  ("input_bits", c.input_bits, self.row.input_bits), ("vdd", c.vdd, cd.vdd)]
+                  ("input_bits", c.input_bits, self.row.input_bits)]
         if not on <= GROUPING_FREE:
             checks.append(("bits_per_group", c.bits_per_group, cd.bits_per_group))
         for name, want, have in checks:
@@ -189,11 +189,12 @@ class Macro:
         if c.unit_cap_f is not None and not np.isclose(c.unit_cap_f, self.cell.cu, rtol=1e-3, atol=0.0):
             raise ParameterError(f"unit_cap_f={c.unit_cap_f} F but the cell calibration's Cu is {self.cell.cu} F")
         for model in (self.cell, self.row, self.ta):
-            if c.corner != model.corner or c.temperature_c != model.temperature_c:
-                raise ParameterError(f"corner={c.corner!r}, temperature_c={c.temperature_c} but the model of "
-                                     f"{model.calibration.source} is at {model.corner!r}, {model.temperature_c:g} C; "
-                                     f"build the macro with Macro.from_config, or pass "
-                                     f"model.at_operating_point({c.corner!r}, {c.temperature_c:g})")
+            if c.corner != model.corner or c.temperature_c != model.temperature_c or c.vdd != model.vdd:
+                call = f"{c.corner!r}, {c.temperature_c:g}" + ("" if c.vdd == model.vdd else f", {c.vdd:g}")
+                raise ParameterError(f"corner={c.corner!r}, temperature_c={c.temperature_c}, vdd={c.vdd} but the model "
+                                     f"of {model.calibration.source} is at {model.corner!r}, {model.temperature_c:g} C, "
+                                     f"{model.vdd:g} V; build the macro with Macro.from_config, or pass "
+                                     f"model.at_operating_point({call})")
         if c.n_sub > td.n_sub or (c.groups != td.groups and not on <= GROUPING_FREE):
             raise ParameterError(f"n_inputs={c.n_inputs} / rows_per_subarray={c.rows_per_subarray} = {c.n_sub} "
                                  f"sub-arrays x {c.groups} groups; the time accumulator has {td.n_sub} x {td.groups} "

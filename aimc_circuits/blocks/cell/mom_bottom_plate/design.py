@@ -2,10 +2,10 @@
 for the topology and ``netlists/cell.sp`` for the circuit)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ....errors import ParameterError
-from ...design import Design, param
+from ...design import SUPPLY_MAX_V, Design, check_supply, param
 
 __all__ = ["CellDesign"]
 
@@ -18,7 +18,8 @@ class CellDesign(Design):
     weight_bits: int = param(8, "", "bits of a weight magnitude code (stored as groups)", 1, 16, integer=True)
     bits_per_group: int = param(4, "", "capacitor bits per group; must divide weight_bits (at most 64 unit caps "
                                 "per bit)", 1, 6, integer=True)
-    vdd: float = param(1.8, "V", "supply", 0.0, 1.95, lo_open=True)
+    vdd: float = param(1.8, "V", "supply (above 1.95 V, the devices' model range, it warns)", 0.0, SUPPLY_MAX_V,
+                       lo_open=True)
     vr: float = param(1.8, "V", "column reset level (at most vdd)", 0.0)
     v_fs: float = param(1.0, "V", "full-scale row level: the input code 255 maps here (at most vdd)", 0.0,
                         lo_open=True)
@@ -42,6 +43,12 @@ class CellDesign(Design):
         for name in ("vr", "v_fs"):
             if getattr(self, name) > self.vdd:
                 raise ParameterError(f"CellDesign.{name}={getattr(self, name)} V must be at most vdd={self.vdd} V")
+        check_supply(self.vdd, "CellDesign")
+
+    def at_supply(self, vdd: float) -> "CellDesign":
+        """This design on supply `vdd` (V): the rail, the switches' gate drive and, where it is the
+        rail, the column reset level vr move; the full-scale row level v_fs (an ideal reference) stays."""
+        return replace(self, vdd=vdd, vr=vdd if self.vr == self.vdd else self.vr)
 
     @property
     def groups(self) -> int:

@@ -2,7 +2,7 @@
 ``testbench.py`` for the topology and ``netlists/row_driver.sp`` for the circuit)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ....errors import ParameterError
 from ...cell.mom_bottom_plate.design import CellDesign
@@ -39,6 +39,16 @@ class RowDriverDesign(Design):
     def check(self) -> None:
         if self.n_seg % 2:
             raise ParameterError(f"RowDriverDesign.n_seg={self.n_seg} must be an even integer >= 2")
+
+    @property
+    def vdd(self) -> float:
+        """The supply (V): the cells'."""
+        return self.cell.vdd
+
+    def at_supply(self, vdd: float) -> "RowDriverDesign":
+        """This design on supply `vdd` (V): the rail and the logic levels move (the cells' design
+        with them); the DAC's unit current iu (an ideal reference) stays."""
+        return replace(self, cell=self.cell.at_supply(vdd))
 
     @property
     def t_sample_end(self) -> float:

@@ -99,6 +99,7 @@ class RowDriverModel(BlockModel):
 
     calibration_class = RowDriverCalibration
     op_params = {"v0": "add", "u": "mul", "a2": "add", **{f"eps{k}": "add" for k in range(1, BITS)}, "p_static": "mul"}
+    supply_params = op_params
 
     def setup(self) -> None:
         cal = self.calibration
@@ -117,6 +118,14 @@ class RowDriverModel(BlockModel):
         self.eps = self.eps + np.array([0.0] + [shifts[f"eps{k}"] for k in range(1, BITS)])
         self.e = {**self.e, "e0": table.moved("p_static", self.e["e0"], shifts),
                   "e1": table.moved("p_static", self.e["e1"], shifts)}
+
+    def _apply_supply(self, table, shifts) -> None:
+        """The static model and static power as the supply law moves them; the line's charge
+        (energy terms e2, e3) is drawn from the rail, so they scale as vdd (not simulated at other
+        supplies)."""
+        self._apply_operating_point(table, shifts)
+        k = self.vdd / table.vdd_ref
+        self.e = {**self.e, "e2": self.e["e2"] * k, "e3": self.e["e3"] * k}
 
     @property
     def input_bits(self) -> int:

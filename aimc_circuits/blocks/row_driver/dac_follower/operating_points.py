@@ -22,7 +22,7 @@ from .fit import fit_static
 from .model import BITS
 from .testbench import RowTransferTestbench
 
-__all__ = ["OP_PARAMS", "characterize_operating_points"]
+__all__ = ["OP_PARAMS", "characterize_operating_points", "check_static_transfer", "static_refit"]
 
 #: the parameters the operating point moves: name -> (kind, unit, meaning)
 OP_PARAMS = {
@@ -34,15 +34,12 @@ OP_PARAMS = {
 }
 
 
-def characterize_operating_points(model: Any, progress: bool = False) -> dict[str, Any]:
-    """Simulate the static transfer of `model`'s design at every operating point, refit, and
-    return the ``operating_points`` section (laws, refits, checks against SPICE)."""
-    d = model.design
-    grid = operating_grid()
-    res = run_sweep(RowTransferTestbench(design=d), points=[{"corner": c, "temp": t} for c, t in grid],
-                    progress=progress, retry_failed=True)
+def static_refit(tb: RowTransferTestbench, points: list[dict[str, Any]], progress: bool = False) -> dict[str, Any]:
+    """The static transfer at each point (corner, temp) and its refit of OP_PARAMS:
+    {"sweep", "curves": op_key -> levels (V), "refits": op_key -> {name: value}}."""
+    res = run_sweep(tb, points=points, progress=progress, retry_failed=True)
     if res.failed:
-        raise RuntimeError("row-driver operating-point sweep failed at " +
+        raise RuntimeError("row-driver static-transfer sweep failed at " +
                            ", ".join(op_key(r.point["corner"], r.point["temp"]) for r in res.failed))
     curves, refits = {}, {}
     for r in res.records:
@@ -51,21 +48,32 @@ def characterize_operating_points(model: Any, progress: bool = False) -> dict[st
         fit = fit_static(v)["params"]
         curves[key] = v
         refits[key] = {**{k: fit[k]["value"] for k in OP_PARAMS if k != "p_static"},
-                       "p_static": float(d.cell.vdd * np.mean(r.measures["i_vdd"]))}
-    section = build_section(OP_PARAMS, refits)
+                       "p_static": float(tb.design.vdd * np.mean(r.measures["i_vdd"]))}
+    return {"sweep": res, "curves": curves, "refits": refits}
+
+
+def check_static_transfer(moved: Any, model: Any, curve: np.ndarray, curve_ref: np.ndarray) -> dict[str, float]:
+    """The moved model's static transfer against SPICE's `curve` (LSB of the reference model)."""
+    return check_entry(moved.level_table(), curve, model.level_table(), curve_ref, model.lsb, "LSB")
+
+
+def characterize_operating_points(model: Any, progress: bool = False) -> dict[str, Any]:
+    """Simulate the static transfer of `model`'s design at every operating point, refit, and
+    return the ``operating_points`` section (laws, refits, checks against SPICE)."""
+    d = model.design
+    res = static_refit(RowTransferTestbench(design=d), [{"corner": c, "temp": t} for c, t in operating_grid()],
+                       progress)
+    curves = res["curves"]
+    section = build_section(OP_PARAMS, res["refits"])
     ref = op_key("tt", T_REF_C)
-    table_ref = model.level_table()
     probe = model.with_operating_points(section)
-    checks = {}
-    for key in curves:
-        m = probe.at_operating_point(*parse_op_key(key), warn=False)
-        checks[key] = check_entry(m.level_table(), curves[key], table_ref, curves[ref], model.lsb, "LSB")
+    checks = {key: check_static_transfer(probe.at_operating_point(*parse_op_key(key), warn=False), model, curves[key],
+                                         curves[ref]) for key in curves}
     section.update(checks=checks, summary=summarize_checks(checks),
                    checked="the static 256-code transfer, model at the operating point vs SPICE (LSB of the "
                            "reference transfer); shift_*: the error of the change from tt / 27 C",
                    held_at_reference="the per-code residual of the smooth static model, the loaded-line "
                                      "dynamic model, mismatch, noise",
-                   provenance={**combined_provenance([res]), "corners": list(CORNERS), "temps_c": [*FIT_TEMPS_C],
+                   provenance={**combined_provenance([res["sweep"]]), "corners": list(CORNERS), "temps_c": [*FIT_TEMPS_C],
                                "held_out_temps_c": [*HELD_OUT_TEMPS_C]})
     return section
-

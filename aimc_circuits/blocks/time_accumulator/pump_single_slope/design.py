@@ -2,10 +2,10 @@
 ``testbench.py`` for the topology and ``netlists/time_accumulator.sp`` for the circuit)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ....errors import ParameterError
-from ...design import Design, param
+from ...design import SUPPLY_MAX_V, Design, check_supply, param
 
 __all__ = ["TADesign"]
 
@@ -20,7 +20,8 @@ class TADesign(Design):
     cr_w: float = param(14.0, "um", "ramp MIM capacitor side", 1.0, 100.0)
     cacc_w: float = param(10.0, "um", "accumulation MIM capacitor side", 1.0, 100.0)
     md: float = param(1.0, "", "TDC charge-up current in units of i0 (pfet width ratio)", 0.0, 64.0, lo_open=True)
-    vdd: float = param(1.8, "V", "supply", 0.0, 1.95, lo_open=True)
+    vdd: float = param(1.8, "V", "supply, and the ramp's start (above 1.95 V, the devices' model range, it warns)",
+                       0.0, SUPPLY_MAX_V, lo_open=True)
     vmid: float = param(1.15, "V", "accumulator reset level and the pumps' steering level (below vdd)", 0.0,
                         lo_open=True)
     vhi: float = param(1.52, "V", "TDC stop threshold (below vdd)", 0.0, lo_open=True)
@@ -38,6 +39,12 @@ class TADesign(Design):
         for name in ("vmid", "vhi"):
             if not getattr(self, name) < self.vdd:
                 raise ParameterError(f"TADesign.{name}={getattr(self, name)} must be below vdd={self.vdd} V")
+        check_supply(self.vdd, "TADesign")
+
+    def at_supply(self, vdd: float) -> "TADesign":
+        """This design on supply `vdd` (V): the rail, the logic levels and the ramp's start move; the
+        ideal references vmid, vhi and the bias current i0 stay."""
+        return replace(self, vdd=vdd)
 
     @property
     def t_run(self) -> float:

@@ -162,6 +162,7 @@ class TimeAccumulatorModel(BlockModel):
     calibration_class = TACalibration
     op_params = {"k_pos": "mul", "k_neg": "mul", "q_const": "mul", "near0": "mul", "t0": "add", "t1": "mul",
                  "c2": "add"}
+    supply_params = {"k_pos": "mul", "k_neg": "mul", "q_const": "mul", "near0": "mul", "dv0": "add", "e_conversion": "mul"}
     #: the VTC model's parameters each operating-point charge factor scales
     _charge_terms = {"k_pos": ("k0p", "k1p"), "k_neg": ("k0n", "k1n"), "q_const": ("c0", "c1", "e0", "e1"),
                      "near0": ("a0", "a1")}
@@ -181,15 +182,30 @@ class TimeAccumulatorModel(BlockModel):
     def _apply_operating_point(self, table, shifts) -> None:
         """The VTC's charge terms and the TDC transfer at the operating point; the comparator and
         TDC noise scaled as sqrt(T) (thermal); the rest stays at the reference."""
+        self._move_charges_and_tdc(table, shifts)
+        kelvin = (self.temperature_c + ZERO_CELSIUS_K) / (self.calibration.temperature_c + ZERO_CELSIUS_K)
+        self.sigma_vtc_v, self.sigma_tdc_s = self.sigma_vtc_v * kelvin**0.5, self.sigma_tdc_s * kelvin**0.5
+
+    def _apply_supply(self, table, shifts) -> None:
+        """The VTC's charge terms, the accumulator's offset dv0 and the energy per conversion as the
+        supply law moves them (the ramp starts at the design's vdd); the TDC stays at the reference."""
+        self._move_charges(table, shifts)
+        self.p_acc = {**self.p_acc, "dv0": table.moved("dv0", self.p_acc["dv0"], shifts)}
+        self.e_conversion = table.moved("e_conversion", self.e_conversion, shifts)
+
+    def _move_charges(self, table, shifts) -> None:
         p_vtc = dict(self.p_vtc)
         for factor, keys in self._charge_terms.items():
             for k in keys:
                 p_vtc[k] = table.moved(factor, p_vtc[k], shifts)
         self.p_vtc = p_vtc
+
+    def _move_charges_and_tdc(self, table, shifts) -> None:
+        self._move_charges(table, shifts)
         self.p_tdc = {**self.p_tdc, **{k: table.moved(k, self.p_tdc[k], shifts) for k in ("t0", "t1", "c2")}}
-        self._tdc_move = (table.moved("t0", 0.0, shifts), table.moved("t1", 1.0, shifts), table.moved("c2", 0.0, shifts))
-        kelvin = (self.temperature_c + ZERO_CELSIUS_K) / (self.calibration.temperature_c + ZERO_CELSIUS_K)
-        self.sigma_vtc_v, self.sigma_tdc_s = self.sigma_vtc_v * kelvin**0.5, self.sigma_tdc_s * kelvin**0.5
+        t0, r1, c2 = self._tdc_move
+        self._tdc_move = (t0 + table.moved("t0", 0.0, shifts), r1 * table.moved("t1", 1.0, shifts),
+                          c2 + table.moved("c2", 0.0, shifts))
 
     @property
     def t_vtc_s(self) -> float:
