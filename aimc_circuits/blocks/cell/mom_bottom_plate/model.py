@@ -87,6 +87,7 @@ class CellModel(BlockModel):
 
     calibration_class = CellCalibration
     op_params = {"p_row": "add", "p_fix": "add", "v_ft": "add", "q_inj": "add"}
+    supply_params = {**op_params, "e_array": "mul", "e_gate": "mul"}
 
     def setup(self) -> None:
         cal = self.calibration
@@ -99,6 +100,13 @@ class CellModel(BlockModel):
     def _apply_operating_point(self, table, shifts) -> None:
         """The column's attenuation (p_row, p_fix) and offset (v_ft, q_inj) at the operating point."""
         self.params = {k: table.moved(k, v, shifts) if k in self.op_params else v for k, v in self.params.items()}
+
+    def _apply_supply(self, table, shifts) -> None:
+        """The column's attenuation and offset, the array energy (e_s, e_n, e_r) and the gate
+        drive energy as the supply law moves them (the reset level is the design's vr)."""
+        self._apply_operating_point(table, shifts)
+        self.e_fit = {k: table.moved("e_array", v, shifts) for k, v in self.e_fit.items()}
+        self.e_gate_bit = table.moved("e_gate", np.asarray(self.e_gate_bit, dtype=float), shifts)
 
     @property
     def fit_rows(self) -> tuple[int, int]:
