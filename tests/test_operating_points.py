@@ -72,7 +72,7 @@ def test_laws_reproduce_the_refits_at_the_fit_temperatures(family):
 def test_held_out_temperature_within_budget(family):
     """At the temperature held out of every law (60 C), the change from tt / 27 C that the law
     predicts agrees with SPICE's (recorded by the characterization): row levels within 0.5 LSB
-    RMS, cell column voltages (4, 16, 64 rows) within 0.1 % FS RMS, VTC charges within 1.5 % of
+    RMS, cell column voltages (4, 16, 64, 128 rows) within 0.1 % FS RMS, VTC charges within 1.5 % of
     the largest, standalone TDC stop times within 1 LSB RMS; and SPICE's own change is larger
     than that error (the law carries information). Whole time-accumulator columns (the accumulator
     held at tt): the law's error is below SPICE's own shift at every corner (docs/corners.md gives
@@ -144,9 +144,7 @@ def test_calibration_without_operating_points_is_refused_by_name(tmp_path):
     assert model.at_operating_point("tt", 27.0) is model
 
 
-def test_corner_tables_in_the_docs_are_generated():
-    """docs/corners.md's tables are what scripts/corner_metrics.py writes from docs/corners.json and
-    the shipped calibrations' operating-point sections."""
+def _corner_metrics():
     import importlib.util
     from pathlib import Path
 
@@ -154,8 +152,32 @@ def test_corner_tables_in_the_docs_are_generated():
     spec = importlib.util.spec_from_file_location("corner_metrics", root / "scripts" / "corner_metrics.py")
     cm = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cm)
-    text = (root / "docs" / "corners.md").read_text()
-    rows = json.loads((root / "docs" / "corners.json").read_text())["rows"]
+    return cm
+
+
+def test_corner_tables_in_the_docs_are_generated():
+    """docs/corners.md's tables are what scripts/corner_metrics.py writes from docs/corners.json and
+    the shipped calibrations' operating-point and supply sections."""
+    cm = _corner_metrics()
+    text = cm.MD_PATH.read_text()
+    data = json.loads(cm.JSON_PATH.read_text())
+    rows = data["rows"]
     assert cm.metrics_table(rows) in text
     assert cm.checks_table() in text
+    assert cm.supply_metrics_table(data["supply_rows"]) in text
+    assert cm.supply_checks_table() in text
     assert {(r["corner"], r["temperature_c"]) for r in rows} == {(c, t) for c in CORNERS for t in cm.TEMPS_C}
+    assert [r["vdd"] for r in data["supply_rows"]] == list(cm.SUPPLIES_V)
+
+
+@pytest.mark.parametrize("corner, temperature_c, vdd", [("fs", 60.0, 1.8), ("tt", 27.0, 1.62)])
+def test_recorded_corner_metrics_are_reproduced(corner, temperature_c, vdd):
+    """A row of docs/corners.json (a corner at the held-out temperature, and the -10 % supply) is
+    what the macro computes now (deterministic: the same seeds)."""
+    cm = _corner_metrics()
+    data = json.loads(cm.JSON_PATH.read_text())
+    rows = data["rows"] if vdd == 1.8 else data["supply_rows"]
+    want = next(r for r in rows if (r["corner"], r["temperature_c"], r.get("vdd", 1.8)) == (corner, temperature_c, vdd))
+    got = cm.metrics_row(corner, temperature_c, vdd=vdd)
+    for k in cm.FIELDS:
+        assert got[k] == pytest.approx(want[k], rel=1e-6, abs=1e-9), k
