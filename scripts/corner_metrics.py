@@ -59,16 +59,22 @@ def metrics_row(corner: str, temperature_c: float, n_chips: int | None = None, v
             "n_chips": m["workload"]["n_chips"], "batch": m["workload"]["batch"]}
 
 
+def _metric_cells(r: dict, latency: bool = True) -> str:
+    """The metric columns of one table row (error .. energy breakdown)."""
+    e = r["energy_breakdown_pj"]
+    parts = " / ".join(f"{e.get(k, 0.0) / 1e3:.2f}" for k in ("row_drivers", "cells", "time_accumulators"))
+    cells = [f"{r['error_fs_pct']:.2f} +- {r['error_fs_pct_std']:.2f}", f"{r['error_sig_pct']:.1f}",
+             f"{r['mean_error_lsb']:+.2f}", f"{r['saturated_pct']:.2f}", f"{r['tops']:.2f}",
+             *([f"{r['latency_ns']:.1f}"] if latency else []), f"{r['tops_per_watt']:.2f}",
+             f"{r['energy_per_vmm_pj'] / 1e3:.2f}", parts]
+    return " | ".join(cells)
+
+
 def metrics_table(rows: list[dict]) -> str:
     out = ["| corner | T (C) | error (% FS, mean over chips) | error (% of signal) | mean error (LSB) | "
            "saturated (%) | TOPS | latency (ns) | TOPS/W | energy / VMM (nJ) | row / cell / TA (nJ) |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        e = r["energy_breakdown_pj"]
-        parts = " / ".join(f"{e.get(k, 0.0) / 1e3:.2f}" for k in ("row_drivers", "cells", "time_accumulators"))
-        out.append(f"| {r['corner']} | {r['temperature_c']:g} | {r['error_fs_pct']:.2f} +- {r['error_fs_pct_std']:.2f} | "
-                   f"{r['error_sig_pct']:.1f} | {r['mean_error_lsb']:+.2f} | {r['saturated_pct']:.2f} | {r['tops']:.2f} | "
-                   f"{r['latency_ns']:.1f} | {r['tops_per_watt']:.2f} | {r['energy_per_vmm_pj'] / 1e3:.2f} | {parts} |")
+    out += [f"| {r['corner']} | {r['temperature_c']:g} | {_metric_cells(r)} |" for r in rows]
     return "\n".join(out)
 
 
@@ -96,12 +102,7 @@ def checks_table() -> str:
 def supply_metrics_table(rows: list[dict]) -> str:
     out = ["| vdd (V) | error (% FS, mean over chips) | error (% of signal) | mean error (LSB) | saturated (%) | "
            "TOPS | TOPS/W | energy / VMM (nJ) | row / cell / TA (nJ) |", "|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        e = r["energy_breakdown_pj"]
-        parts = " / ".join(f"{e.get(k, 0.0) / 1e3:.2f}" for k in ("row_drivers", "cells", "time_accumulators"))
-        out.append(f"| {r['vdd']:.2f} | {r['error_fs_pct']:.2f} +- {r['error_fs_pct_std']:.2f} | {r['error_sig_pct']:.1f} | "
-                   f"{r['mean_error_lsb']:+.2f} | {r['saturated_pct']:.2f} | {r['tops']:.2f} | {r['tops_per_watt']:.2f} | "
-                   f"{r['energy_per_vmm_pj'] / 1e3:.2f} | {parts} |")
+    out += [f"| {r['vdd']:.2f} | {_metric_cells(r, latency=False)} |" for r in rows]
     return "\n".join(out)
 
 
