@@ -42,16 +42,18 @@ def fit_column(data: dict[str, np.ndarray], max_code: int, vr: float, v_fs: floa
 
 
 def fit_column_subset(data: dict[str, np.ndarray], max_code: int, vr: float, base: dict[str, float],
-                      vary: tuple[str, ...]) -> dict[str, float]:
+                      vary: tuple[str, ...], weight: np.ndarray | float = 1.0) -> dict[str, float]:
     """Refit only the column-model parameters `vary` to `data` (s, n, rows, vcol), the others held
-    at `base` (the reference fit): {name: value} of every parameter."""
+    at `base` (the reference fit), each column's residual times `weight`: {name: value} of every
+    parameter."""
     params = lmfit.Parameters()
     for name, value in base.items():
         bounds = {"min": 0.0} if name in ("p_row", "p_fix") else {}
         params.add(name, value=value, vary=name in vary, **bounds)
 
     def resid(pars):
-        return column_voltage(data["s"], data["n"], data["rows"], max_code, vr, pars.valuesdict()) - data["vcol"]
+        return weight * (column_voltage(data["s"], data["n"], data["rows"], max_code, vr, pars.valuesdict())
+                         - data["vcol"])
 
     return {k: float(v) for k, v in minimize(resid, params).params.valuesdict().items()}
 

@@ -2,7 +2,7 @@
 16, 64 and 128 rows (``ColumnTestbench``) and the gate-drive testbench at tt / 27 C on every
 supply of :func:`aimc_circuits.blocks.supply.supply_grid` (the column reset level vr is the rail,
 so it moves with it; the row levels are the row driver's, set by its ideal DAC reference),
-refitted there -> the calibration's ``supply`` section. Shifted by the law: the column parameters
+refitted there (columns weighted as in the operating points) -> the calibration's ``supply`` section. Shifted by the law: the column parameters
 of the operating-point law (p_row, p_fix, v_ft, q_inj; add), the array energy (the row drivers'
 and the reset's supply energy, e_s, e_n, e_r by one factor; mul) and the switch gate-drive
 energy (mul)."""
@@ -17,7 +17,8 @@ from ...operating_point import check_entry
 from ...supply import build_supply_section, summarize_supply, supply_grid, supply_key
 from .fit import fit_column_subset
 from .model import column_voltage, full_scale
-from .operating_points import OP_PARAMS, OP_ROWS, checks_by_rows, column_sweeps, concat_rows, op_patterns, rows_data
+from .operating_points import (OP_PARAMS, OP_ROWS, checks_by_rows, column_sweeps, concat_rows, op_patterns, row_weight,
+                               rows_data)
 from .testbench import GateEnergyTestbench
 
 __all__ = ["SUPPLY_PARAMS", "characterize_supply"]
@@ -62,8 +63,9 @@ def characterize_supply(model: Any, progress: bool = False) -> dict[str, Any]:
         s, n, r, e = _energies(results, dv)
         e_model = _array_energy(model.e_fit, s, n, r)
         energy[v] = (e, e_model, (s, n, r))
-        refits[v] = {**{p: x for p, x in fit_column_subset(concat_rows(by_rows[v]), M, dv.vr, base,
-                                                             tuple(OP_PARAMS)).items() if p in OP_PARAMS},
+        cols = concat_rows(by_rows[v])
+        refits[v] = {**{p: x for p, x in fit_column_subset(cols, M, dv.vr, base, tuple(OP_PARAMS),
+                                                             row_weight(cols)).items() if p in OP_PARAMS},
                      "e_array": float(e @ e_model / (e_model @ e_model)),
                      "e_gate": float(gate.records[0].measures["e_gate"])}
     section = build_supply_section(SUPPLY_PARAMS, refits, d.vdd)
