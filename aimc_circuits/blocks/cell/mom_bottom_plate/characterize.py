@@ -97,6 +97,20 @@ def _column_data(records: list[PointRecord], d: CellDesign, rows: int) -> dict[s
             "settle_g": np.array(sg), "rows": np.full(len(s), rows, dtype=float)}
 
 
+def column_energy_terms(records: list[PointRecord], d: CellDesign) -> tuple[np.ndarray, ...]:
+    """Per simulated column: (s, n, rows, supply energy per cycle in J) for the energy fit: the
+    sampled code x level sum, the selected units, the rows, and the row drivers' charge from vdd
+    plus the reset's from vr."""
+    s, n, r, e = [], [], [], []
+    for rec in records:
+        codes, vin = np.asarray(rec.point["codes"]), np.asarray(rec.point["vin"])
+        s.append(float((codes.T @ vin).sum()))
+        n.append(float(codes.sum()))
+        r.append(float(len(vin)))
+        e.append(d.vdd * float(np.clip(rec.measures["q_row"], 0, None).sum()) + d.vr * max(rec.measures["q_reset"], 0.0))
+    return np.array(s), np.array(n), np.array(r), np.array(e)
+
+
 def _cat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
@@ -199,15 +213,7 @@ def characterize_cell(design: CellDesign | None = None, profile: str = "fast", s
     sweeps.append(mres)
 
     # energy: supply energy per cycle from SPICE (row drivers from vdd, reset from vr), gate drive
-    es, en, er, ee = [], [], [], []
-    for r in records:
-        codes = np.asarray(r.point["codes"])
-        vin = np.asarray(r.point["vin"])
-        es.append(float((codes.T @ vin).sum()))
-        en.append(float(codes.sum()))
-        er.append(float(len(vin)))
-        ee.append(d.vdd * float(np.clip(r.measures["q_row"], 0, None).sum()) + d.vr * max(r.measures["q_reset"], 0.0))
-    efit = fit_energy(np.array(es), np.array(en), np.array(er), np.array(ee))
+    efit = fit_energy(*column_energy_terms(records, d))
     gres = run_sweep(GateEnergyTestbench(design=d), points=[{}], progress=progress, retry_failed=True)
     sweeps.append(gres)
     gate = gres.records[0].measures

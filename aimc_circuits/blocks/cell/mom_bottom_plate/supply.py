@@ -15,6 +15,7 @@ import numpy as np
 from ....spice.sweep import combined_provenance, run_sweep
 from ...operating_point import check_entry
 from ...supply import build_supply_section, summarize_supply, supply_grid, supply_key
+from .characterize import column_energy_terms
 from .fit import fit_column_subset
 from .model import column_voltage, full_scale
 from .operating_points import (OP_PARAMS, OP_ROWS, checks_by_rows, column_sweeps, concat_rows, op_patterns, row_weight,
@@ -26,19 +27,6 @@ __all__ = ["SUPPLY_PARAMS", "characterize_supply"]
 SUPPLY_PARAMS = {**OP_PARAMS,
                  "e_array": ("mul", "J", "array supply energy per cycle (row drivers' charge from vdd, reset from vr)"),
                  "e_gate": ("mul", "J", "switch gate-drive energy per cycle")}
-
-
-def _energies(results: list[Any], d: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per simulated column: (s, n, rows, supply energy per cycle in J), as the characterization counts it."""
-    s, n, r, e = [], [], [], []
-    for res in results:
-        for rec in res.records:
-            codes, vin = np.asarray(rec.point["codes"]), np.asarray(rec.point["vin"])
-            s.append(float((codes.T @ vin).sum()))
-            n.append(float(codes.sum()))
-            r.append(float(len(vin)))
-            e.append(d.vdd * float(np.clip(rec.measures["q_row"], 0, None).sum()) + d.vr * max(rec.measures["q_reset"], 0.0))
-    return np.array(s), np.array(n), np.array(r), np.array(e)
 
 
 def _array_energy(e_fit: dict[str, float], s, n, r) -> np.ndarray:
@@ -60,7 +48,7 @@ def characterize_supply(model: Any, progress: bool = False) -> dict[str, Any]:
             raise RuntimeError(f"cell gate-energy testbench failed at vdd={v} V: {gate.failed[0].error}")
         sweeps += [*results, gate]
         by_rows[v] = rows_data(results, dv, "tt", 27.0)
-        s, n, r, e = _energies(results, dv)
+        s, n, r, e = column_energy_terms([rec for res in results for rec in res.records], dv)
         e_model = _array_energy(model.e_fit, s, n, r)
         energy[v] = (e, e_model, (s, n, r))
         cols = concat_rows(by_rows[v])
