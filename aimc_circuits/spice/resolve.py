@@ -13,8 +13,23 @@ library: ngspice's expanded listing gives the device's elements with every value
 its ``showmod`` the bin it selected and the values of the card's parameter expressions; the card's
 other numbers are taken verbatim from the library's text (full precision). Harvests are cached by
 content (library hash, corner, devices). The library stays included (``.option scale`` and any
-device not resolved). Only corners without mismatch: the ``_mm`` corners draw per-instance
-mismatch inside the library's expressions, so their decks are left to the library.
+device not resolved).
+
+Monte Carlo (``_mm`` corners, ``mismatch_seed``): the library draws each instance's mismatch
+inside its expressions (``MC_MM_SWITCH * AGAUSS(mu, a, s)``: mu + a / s x a unit normal, one per
+occurrence, instance and use: ngspice evaluates the expression anew wherever a value refers to
+it, so the three capacitors of a MOM cell that share one ``ctot_a`` draw independently; measured,
+their total spreads 1.41 x less than with one shared draw, and the library's 1 / sqrt(0.505)
+normalization expects that). Resolved, every draw is an explicit number: each device's library
+subcircuit is copied into a second harvest deck with the mismatch switch on and every AGAUSS at
+its mean, once as it is and once per occurrence with that one at mean + 1 sigma; the differences
+of the copies' element values and card parameters are the sensitivities (the expressions are
+linear in each draw), one per (occurrence, value it reaches). In the deck, every instance of the
+deck's own subcircuits is specialized on its own (its hierarchical path), and each value of its
+devices is the nominal one plus z x its sensitivity, one unit normal z per sensitivity from a
+generator seeded by (seed, instance path): reproducible, and independent of the deck's other
+instances and their order. The nominal harvest is the corner's without mismatch (``tt`` for
+``tt_mm``), the same cache entry.
 """
 from __future__ import annotations
 
@@ -28,12 +43,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import AimcError
 
 __all__ = ["ResolveError", "resolve_deck_body"]
 
 PDK_PREFIX = "sky130_fd_pr__"
 HARVEST_FORMAT = 2  #: version of the cached harvest records
+MISMATCH_FORMAT = 2  #: version of the cached mismatch sensitivities
 _SAFE = {k: getattr(math, k) for k in ("sqrt", "exp", "log", "log10", "sin", "cos", "tan", "pi", "floor", "ceil")}
 _SAFE.update(abs=abs, min=min, max=max, pow=pow)
 
@@ -137,22 +155,26 @@ class _Device:
 class _Specializer:
     """Specialize the deck's own subcircuits for every binding; collect the library devices."""
 
-    def __init__(self, subs: dict[str, _Subckt]):
+    def __init__(self, subs: dict[str, _Subckt], per_instance: bool = False):
         self.subs = subs
+        self.per_instance = per_instance  # one specialization per instance path (Monte Carlo)
         self.out: dict[str, list[str]] = {}  # specialized name -> body lines (with device placeholders)
         self.ports: dict[str, tuple[str, ...]] = {}
+        self.paths: dict[str, str] = {}  # specialized name -> its instance path (per_instance)
         self.devices: dict[_Device, int] = {}
 
-    def specialize(self, name: str, binding: dict[str, float]) -> str:
-        key = name + "__" + hashlib.sha256(repr(sorted(binding.items())).encode()).hexdigest()[:10]
+    def specialize(self, name: str, binding: dict[str, float], path: str = "") -> str:
+        ident = repr(sorted(binding.items())) + (f"@{path}" if self.per_instance else "")
+        key = name + "__" + hashlib.sha256(ident.encode()).hexdigest()[:10]
         if key in self.out:
             return key
         self.out[key] = []  # (re-entry guard)
         self.ports[key] = self.subs[name].ports
-        self.out[key] = [self._line(ln, binding) for ln in self.subs[name].lines]
+        self.paths[key] = path
+        self.out[key] = [self._line(ln, binding, path) for ln in self.subs[name].lines]
         return key
 
-    def instance(self, line: str, binding: dict[str, float] | None) -> str:
+    def instance(self, line: str, binding: dict[str, float] | None, path: str = "") -> str:
         name, nodes, sub, params = _split_instance(line)
         if sub.startswith(PDK_PREFIX):
             if binding is None:
@@ -170,22 +192,23 @@ class _Specializer:
                 mult["m"] = v if binding is None else repr(_value(v, binding))
                 continue
             b[k] = _value(v, binding or {})
-        spec = self.specialize(sub, b)
+        spec = self.specialize(sub, b, f"{path}.{name}" if path else name)
         extra = f" m={mult['m']}" if mult else ""
         return f"{name} {' '.join(nodes)} {spec}{extra}"
 
-    def _line(self, ln: str, binding: dict[str, float]) -> str:
+    def _line(self, ln: str, binding: dict[str, float], path: str) -> str:
         if ln[0] in "xX":
-            return self.instance(ln, binding)
+            return self.instance(ln, binding, path)
         return re.sub(r"\{([^}]*)\}", lambda m: repr(_value(m.group(1), binding)), ln)
 
 
 def _lib_subckt_text(lib: Path, name: str, memo: dict[str, str] = {}) -> str:  # noqa: B006 - a cache
-    """The text of the library subcircuit `name` (first definition under the library's folder)."""
+    """The text of the library subcircuit `name` (first definition under the library's folder,
+    then under the PDK's ``cells``, which the library includes for some devices)."""
     if name in memo:
         return memo[name]
     pat = re.compile(rf"^\.subckt\s+{re.escape(name)}\s", re.MULTILINE | re.IGNORECASE)
-    for f in sorted(lib.parent.rglob("*.spice")):
+    for f in sorted(lib.parent.rglob("*.spice")) + sorted((lib.parent.parent / "cells").rglob("*.spice")):
         text = f.read_text(errors="replace")
         m = pat.search(text)
         if m:
@@ -231,8 +254,11 @@ def _run(text: str, expect: list[str]) -> dict[str, str]:
     return files
 
 
-def _harvest(devices: list[_Device], lib_line: str, lib: Path) -> list[dict[str, Any]]:
-    """For each device: its elements (kind, name, nodes, value or model + instance params)."""
+def _harvest(devices: list[_Device], lib_line: str, lib: Path,
+             card_subckts: list[str] | None = None) -> list[dict[str, Any]]:
+    """For each device: its elements (kind, name, nodes, value or model + instance params).
+    card_subckts: the library subcircuit whose card text each device's cards take (default: the
+    device's own; the mismatch harvest's copies take their original's)."""
     inst = [lib_line]
     for i, d in enumerate(devices):
         ports = [f"p{i}_{k}" for k in range(d.n_ports)]
@@ -272,8 +298,114 @@ def _harvest(devices: list[_Device], lib_line: str, lib: Path) -> list[dict[str,
                 mm = re.match(r"^\s*(\w+)\s+(\S+)\s*$", ln)
                 if mm:
                     show[mm.group(1).lower()] = mm.group(2)
-            e["card"] = _card(lib, devices[i].subckt, sel.group(1), show)
+            e["card"] = _card(lib, card_subckts[i] if card_subckts else devices[i].subckt, sel.group(1), show)
     return [{"elements": es} for es in elems]
+
+
+_AGAUSS = re.compile(r"agauss\s*\(([^(),]*),([^(),]*),([^(),]*)\)", re.IGNORECASE)
+_MM_SWITCH = re.compile(r"\bmc_mm_switch\b", re.IGNORECASE)
+
+
+def _draw_count(text: str) -> int:
+    """The AGAUSS draws of a library subcircuit's text (comment lines left out)."""
+    return sum(len(_AGAUSS.findall(ln)) for ln in text.split("\n") if not ln.lstrip().startswith("*"))
+
+
+def _mismatch_copy(text: str, name: str, new: str, k: int) -> str:
+    """The library subcircuit `text` (``.subckt name ...`` up to its ``.ends``) as `new`, its
+    mismatch switch on and every AGAUSS draw at its mean, draw k (k >= 0) at mean + 1 sigma."""
+    count = iter(range(1 << 30))
+
+    def draw(m: re.Match) -> str:
+        mu, a, sig = m.groups()
+        return f"(({mu})+({a})/({sig}))" if next(count) == k else f"({mu})"
+
+    lines = [ln if ln.lstrip().startswith("*") else _AGAUSS.sub(draw, ln) for ln in text.split("\n")]
+    body = _MM_SWITCH.sub("1", "\n".join(lines))
+    body = re.sub(rf"^(\.subckt\s+){re.escape(name)}(?=\s)", lambda m: m.group(1) + new, body, count=1,
+                  flags=re.IGNORECASE)
+    return f"{body}\n.ends {new}\n"
+
+
+def _card_values(card: str) -> dict[str, str]:
+    return dict(re.findall(r"(\w+)=(\S+)", card))
+
+
+def _differences(nominal: dict[str, str], shifted: dict[str, str]) -> dict[str, float]:
+    out = {}
+    for k, v in shifted.items():
+        a, b = _number(nominal.get(k, "")), _number(v)
+        if a is not None and b is not None and b != a:
+            out[k] = b - a
+    return out
+
+
+def _harvest_mismatch(devices: list[_Device], base_lib_line: str, lib: Path,
+                      nominal: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """For each device, its independent draws: every value (an element's instance parameter,
+    "params", or a card parameter, "card") that one AGAUSS of its library subcircuit reaches, with
+    its change at +1 sigma of that AGAUSS (the others at their mean). The copies at the mean are
+    checked against the nominal harvest."""
+    texts = {d.subckt: _lib_subckt_text(lib, d.subckt) for d in devices}
+    counts = {name: _draw_count(t) for name, t in texts.items()}
+    defs, copies, card_subckts, where = [], [], [], []  # where: (device index, draw k or -1)
+    for j, (name, text) in enumerate(texts.items()):
+        if counts[name]:
+            defs += [_mismatch_copy(text, name, f"aimc_mm{j}_{k + 1}", k) for k in range(-1, counts[name])]
+    for i, d in enumerate(devices):
+        j = list(texts).index(d.subckt)
+        for k in range(-1, counts[d.subckt]):
+            copies.append(_Device(f"aimc_mm{j}_{k + 1}", d.n_ports, d.params))
+            card_subckts.append(d.subckt)
+            where.append((i, k))
+    out: list[list[dict[str, Any]]] = [[] for _ in devices]
+    if not copies:
+        return out
+    got = _harvest(copies, base_lib_line + "\n" + "".join(defs), lib, card_subckts)
+    mean = {i: got[n]["elements"] for n, (i, k) in enumerate(where) if k < 0}
+    for i, elems in mean.items():  # the copy at the mean is the library without mismatch
+        for e, e0 in zip(elems, nominal[i]["elements"]):
+            off = {}
+            for a, b in ((e0["params"], e["params"]), (_card_values(e0.get("card", "")), _card_values(e.get("card", "")))):
+                off.update({k: v for k, v in _differences(a, b).items() if abs(v) > 1e-9 * abs(_number(a[k]) or 0.0)})
+            if e["local"] != e0["local"] or off:
+                raise ResolveError(f"{devices[i].subckt}: its copy without mismatch differs from the library at "
+                                   f"{e0['local']}: {off or e['local']}")
+    for n, (i, k) in enumerate(where):
+        if k < 0:
+            continue
+        for e, e0 in zip(got[n]["elements"], mean[i]):
+            for where, a, b in (("params", e0["params"], e["params"]),
+                                ("card", _card_values(e0.get("card", "")), _card_values(e.get("card", "")))):
+                out[i] += [{"local": e["local"], "where": where, "name": k, "sens": v}
+                           for k, v in _differences(a, b).items()]
+    return out
+
+
+def _instance_draws(seed: int, path: str, n: int) -> np.ndarray:
+    """n unit normals for the device instance at `path` (seeded by seed and path only)."""
+    h = hashlib.sha256(f"aimc-mismatch/{seed}/{path}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(h[:8], "little")).standard_normal(n)
+
+
+def _shifted(e: dict[str, Any], draws: list[dict[str, Any]], z: np.ndarray) -> tuple[dict[str, str], str | None]:
+    """An element's instance parameters and card with the draws z (one per entry of draws) applied."""
+    params, card = dict(e["params"]), e.get("card")
+    for zk, d in zip(z, draws):
+        if d["local"] != e["local"]:
+            continue
+        k, shift = d["name"], float(zk) * d["sens"]
+        if d["where"] == "params":
+            params[k] = repr(float(_number(params[k])) + shift)
+        else:
+            card = re.sub(rf"(?<=\s){re.escape(k)}=(\S+)", lambda m: f"{k}={float(_number(m.group(1))) + shift!r}",
+                          card, count=1)
+    return params, card
+
+
+def base_corner_lib_line(lib_line: str) -> str:
+    """The ``.lib`` statement of the corner without mismatch (``tt`` for ``tt_mm``)."""
+    return re.sub(r"_mm(\s*)$", r"\1", lib_line.rstrip())
 
 
 def _cache_path(key: str) -> Path:
@@ -296,12 +428,24 @@ def _store(path: Path, harvest: Any) -> None:
         raise
 
 
-def resolve_deck_body(body: str, lib_line: str, lib: Path, models_sha256: str) -> str:
+def _cached(key: str, make) -> Any:
+    path = _cache_path(key)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        value = make()
+        _store(path, value)
+        return value
+
+
+def resolve_deck_body(body: str, lib_line: str, lib: Path, models_sha256: str, mismatch_seed: int | None = None) -> str:
     """The deck body with every library device inside the deck's own subcircuits resolved into
     plain elements and model cards (see the module docstring). Top-level library devices, and
-    everything else, are left as they are."""
+    everything else, are left as they are. mismatch_seed (with a ``_mm`` corner's lib_line):
+    each instance's mismatch drawn here, seeded by it and the instance's path."""
     top, subs = _parse(body)
-    sp = _Specializer(subs)
+    mm = mismatch_seed is not None
+    sp = _Specializer(subs, per_instance=mm)
     new_top = []
     for ln in top:
         _, _, sub, _ = _split_instance(ln) if ln[0] in "xX" else (None, None, None, None)
@@ -309,20 +453,23 @@ def resolve_deck_body(body: str, lib_line: str, lib: Path, models_sha256: str) -
     devices = sorted(sp.devices, key=sp.devices.get)
     if not devices:
         return body
-    key = hashlib.sha256(json.dumps([HARVEST_FORMAT, models_sha256, lib_line, [(d.subckt, d.n_ports, d.params) for d in devices]],
-                                    default=str).encode()).hexdigest()
-    path = _cache_path(key)
-    try:
-        harvest = json.loads(path.read_text())
-    except (OSError, ValueError):
-        harvest = _harvest(devices, lib_line, lib)
-        _store(path, harvest)
+    harvest_line = base_corner_lib_line(lib_line) if mm else lib_line
+    dev_key = [(d.subckt, d.n_ports, d.params) for d in devices]
+    key = hashlib.sha256(json.dumps([HARVEST_FORMAT, models_sha256, harvest_line, dev_key], default=str).encode()).hexdigest()
+    harvest = _cached(key, lambda: _harvest(devices, harvest_line, lib))
+    sens: list[list[dict[str, Any]]] = [[] for _ in devices]
+    if mm:
+        mkey = hashlib.sha256(json.dumps(["mismatch", MISMATCH_FORMAT, HARVEST_FORMAT, models_sha256, harvest_line, dev_key],
+                                         default=str).encode()).hexdigest()
+        sens = _cached(mkey, lambda: _harvest_mismatch(devices, harvest_line, lib, harvest))
     cards: dict[str, str] = {}
 
-    def expand(line: str) -> list[str]:
+    def expand(line: str, path: str) -> list[str]:
         if not line.startswith("@@dev "):
             return [line]
         _, idx, inst, *nodes = line.split()
+        draws = sens[int(idx)]
+        z = _instance_draws(int(mismatch_seed), f"{path}.{inst}", len(draws)) if draws else None
         out = []
         for e in harvest[int(idx)]["elements"]:
             def node(n: str) -> str:
@@ -332,10 +479,11 @@ def resolve_deck_body(body: str, lib_line: str, lib: Path, models_sha256: str) -
                 return n if n == "0" else f"{inst}_{n.split('.', 1)[1].replace('.', '_')}"
             ns = " ".join(node(n) for n in e["nodes"])
             name = f"{e['kind']}{inst}_{e['local'].replace('.', '_')}"
-            params = " ".join(f"{k}={v}" for k, v in e["params"].items())
+            values, card = _shifted(e, draws, z) if draws else (e["params"], e.get("card"))
+            params = " ".join(f"{k}={v}" for k, v in values.items())
             if e["model"] is not None:
-                cname = "aimc_" + hashlib.sha256(e["card"].encode()).hexdigest()[:12]
-                cards.setdefault(cname, f".model {cname} {e['card']}")
+                cname = "aimc_" + hashlib.sha256(card.encode()).hexdigest()[:12]
+                cards.setdefault(cname, f".model {cname} {card}")
                 out.append(f"{name} {ns} {cname} {params}")
             else:
                 out.append(f"{name} {ns} {params}")
@@ -345,7 +493,7 @@ def resolve_deck_body(body: str, lib_line: str, lib: Path, models_sha256: str) -
     for name, blines in sp.out.items():
         lines.append(f".subckt {name} {' '.join(sp.ports[name])}")
         for ln in blines:
-            lines += expand(ln)
+            lines += expand(ln, sp.paths[name])
         lines.append(f".ends {name}")
-    lines += [ln for t in new_top for ln in expand(t)]
+    lines += [ln for t in new_top for ln in expand(t, "")]
     return "\n".join(lines + list(cards.values())) + "\n"

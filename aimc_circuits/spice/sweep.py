@@ -127,6 +127,8 @@ def _plan(tb: Testbench, points: list[dict[str, Any]]) -> tuple[list[tuple[str, 
     planned = []
     for p in points:
         skey = (p["corner"],) + tuple(repr(p[k]) for k in tb.structural)
+        if getattr(tb, "resolve_devices", False) and p["seed"] is not None:
+            skey += (p["seed"],)  # a resolved Monte Carlo deck carries its draw
         if skey not in decks:
             decks[skey] = tb.deck(p, pdk.lib_line(p["corner"]), pdk)
         deck = decks[skey]

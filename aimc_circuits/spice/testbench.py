@@ -52,7 +52,8 @@ class Testbench(ABC):
     #: extra ``.options`` for the deck.
     options: ClassVar[str] = "klu"
     #: resolve the library's device subcircuits into plain elements and model cards before
-    #: ngspice sees the deck (:mod:`.resolve`; corners without mismatch only)
+    #: ngspice sees the deck (:mod:`.resolve`; on ``_mm`` corners each instance's mismatch is
+    #: drawn into the deck from the point's seed)
     resolve_devices: ClassVar[bool] = False
 
     @abstractmethod
@@ -137,12 +138,13 @@ class Testbench(ABC):
         for k in self.params:
             if not re.search(rf"^\s*\.param\b.*\b{re.escape(k)}\s*=", body, re.MULTILINE | re.IGNORECASE):
                 raise ParameterError(f"testbench {self.name!r}: body declares no `.param {k}=...`")
-        if self.resolve_devices and not is_mismatch_corner(p["corner"]):
+        if self.resolve_devices:
             if pdk is None:
                 raise ParameterError(f"testbench {self.name!r} resolves devices: deck() needs the pdk")
             from .resolve import resolve_deck_body
 
-            body = resolve_deck_body(body, lib_line, pdk.lib, pdk.sha256)
+            seed = p["seed"] if is_mismatch_corner(p["corner"]) else None  # the draw is in the deck
+            body = resolve_deck_body(body, lib_line, pdk.lib, pdk.sha256, mismatch_seed=seed)
         return (
             f"* aimc_circuits testbench {self.name} {_fmt_struct(s)}\n"
             f"{lib_line}\n{body.strip()}\n.options {self.options}\n.end\n"
