@@ -19,8 +19,7 @@ Monte Carlo (``_mm`` corners, ``mismatch_seed``): the library draws each instanc
 inside its expressions (``MC_MM_SWITCH * AGAUSS(mu, a, s)``: mu + a / s x a unit normal, one per
 occurrence, instance and use: ngspice evaluates the expression anew wherever a value refers to
 it, so the three capacitors of a MOM cell that share one ``ctot_a`` draw independently; measured,
-their total spreads 1.41 x less than with one shared draw, and the library's 1 / sqrt(0.505)
-normalization expects that). Resolved, every draw is an explicit number: each device's library
+their total spreads 1.41 x less than with one shared draw). Resolved, every draw is an explicit number: each device's library
 subcircuit is copied into a second harvest deck with the mismatch switch on and every AGAUSS at
 its mean, once as it is and once per occurrence with that one at mean + 1 sigma; the differences
 of the copies' element values and card parameters are the sensitivities (the expressions are
