@@ -136,6 +136,7 @@ def test_calibrated_mismatch_is_the_pdk_cap_mismatch(model):
     assert abs(model.sigma_u - PDK_UNIT_SIGMA) < 3 * stderr
 
 
+@pytest.mark.slow
 def test_resolved_monte_carlo_decks_draw_the_calibrated_capacitor_mismatch(model, fresh_cache):
     """The capacitors of 4 resolved tt_mm decks of a 16-row column, read back as the model's chip
     (1920 MOM units): each bit's error has zero mean and sigma_u / sqrt(2^k), sigma_u within 8 %
