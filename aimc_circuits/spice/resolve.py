@@ -33,6 +33,7 @@ instances and their order. The nominal harvest is the corner's without mismatch 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import re
@@ -313,7 +314,7 @@ def _draw_count(text: str) -> int:
 def _mismatch_copy(text: str, name: str, new: str, k: int) -> str:
     """The library subcircuit `text` (``.subckt name ...`` up to its ``.ends``) as `new`, its
     mismatch switch on and every AGAUSS draw at its mean, draw k (k >= 0) at mean + 1 sigma."""
-    count = iter(range(1 << 30))
+    count = itertools.count()
 
     def draw(m: re.Match) -> str:
         mu, a, sig = m.groups()
@@ -347,12 +348,13 @@ def _harvest_mismatch(devices: list[_Device], base_lib_line: str, lib: Path,
     checked against the nominal harvest."""
     texts = {d.subckt: _lib_subckt_text(lib, d.subckt) for d in devices}
     counts = {name: _draw_count(t) for name, t in texts.items()}
+    index = {name: j for j, name in enumerate(texts)}
     defs, copies, card_subckts, where = [], [], [], []  # where: (device index, draw k or -1)
-    for j, (name, text) in enumerate(texts.items()):
+    for name, text in texts.items():
         if counts[name]:
-            defs += [_mismatch_copy(text, name, f"aimc_mm{j}_{k + 1}", k) for k in range(-1, counts[name])]
+            defs += [_mismatch_copy(text, name, f"aimc_mm{index[name]}_{k + 1}", k) for k in range(-1, counts[name])]
     for i, d in enumerate(devices):
-        j = list(texts).index(d.subckt)
+        j = index[d.subckt]
         for k in range(-1, counts[d.subckt]):
             copies.append(_Device(f"aimc_mm{j}_{k + 1}", d.n_ports, d.params))
             card_subckts.append(d.subckt)
@@ -374,10 +376,10 @@ def _harvest_mismatch(devices: list[_Device], base_lib_line: str, lib: Path,
         if k < 0:
             continue
         for e, e0 in zip(got[n]["elements"], mean[i]):
-            for where, a, b in (("params", e0["params"], e["params"]),
-                                ("card", _card_values(e0.get("card", "")), _card_values(e.get("card", "")))):
-                out[i] += [{"local": e["local"], "where": where, "name": k, "sens": v}
-                           for k, v in _differences(a, b).items()]
+            for kind, a, b in (("params", e0["params"], e["params"]),
+                               ("card", _card_values(e0.get("card", "")), _card_values(e.get("card", "")))):
+                out[i] += [{"local": e["local"], "where": kind, "name": name, "sens": v}
+                           for name, v in _differences(a, b).items()]
     return out
 
 
