@@ -56,6 +56,19 @@ def test_unresolvable_expression_is_a_clear_error():
         resolve_deck_body(body, pdk.lib_line("tt"), pdk.lib, pdk.sha256)
 
 
+def test_monte_carlo_seed_and_corner_must_go_together():
+    """A _mm corner resolved without a seed would harvest random draws; a seed on a corner
+    without mismatch means nothing: both refused by name, before any ngspice run."""
+    pdk = find_pdk()
+    body = ".subckt a d g s b\nxm d g s b sky130_fd_pr__nfet_01v8 w=1 l=0.15\n.ends a\nx1 1 2 0 0 a\n"
+    with pytest.raises(ResolveError, match=r"mismatch_seed=None with .*tt_mm"):
+        resolve_deck_body(body, pdk.lib_line("tt_mm"), pdk.lib, pdk.sha256)
+    with pytest.raises(ResolveError, match=r"mismatch_seed=3 with .* tt'"):
+        resolve_deck_body(body, pdk.lib_line("tt"), pdk.lib, pdk.sha256, mismatch_seed=3)
+    with pytest.raises(ResolveError, match="non-negative integer"):
+        resolve_deck_body(body, pdk.lib_line("tt_mm"), pdk.lib, pdk.sha256, mismatch_seed=-1)
+
+
 def _charge(deck_body: str, resolve: bool) -> float:
     """Charge (C) a 1 V step delivers through 1 kohm into node n within 1 ns."""
     import subprocess

@@ -444,8 +444,13 @@ def resolve_deck_body(body: str, lib_line: str, lib: Path, models_sha256: str, m
     plain elements and model cards (see the module docstring). Top-level library devices, and
     everything else, are left as they are. mismatch_seed (with a ``_mm`` corner's lib_line):
     each instance's mismatch drawn here, seeded by it and the instance's path."""
-    top, subs = _parse(body)
     mm = mismatch_seed is not None
+    if mm != (base_corner_lib_line(lib_line) != lib_line.rstrip()):
+        raise ResolveError(f"mismatch_seed={mismatch_seed!r} with {lib_line.strip()!r}: a seed goes with a _mm "
+                           "corner's .lib line and only with one (a _mm harvest without it would draw at random)")
+    if mm and (isinstance(mismatch_seed, bool) or not isinstance(mismatch_seed, (int, np.integer)) or mismatch_seed < 0):
+        raise ResolveError(f"mismatch_seed={mismatch_seed!r} must be a non-negative integer")
+    top, subs = _parse(body)
     sp = _Specializer(subs, per_instance=mm)
     new_top = []
     for ln in top:
