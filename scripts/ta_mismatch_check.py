@@ -19,7 +19,7 @@ import numpy as np
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from aimc_circuits.blocks.time_accumulator.pump_single_slope.characterize import _mc_levels, _vtc_mismatch  # noqa: E402
+from aimc_circuits.blocks.time_accumulator.pump_single_slope.characterize import _vtc_mismatch, monte_carlo_levels  # noqa: E402
 from aimc_circuits.blocks.time_accumulator.pump_single_slope.model import TimeAccumulatorModel  # noqa: E402
 from aimc_circuits.blocks.time_accumulator.pump_single_slope.testbench import VtcTestbench  # noqa: E402
 from aimc_circuits.spice.sweep import run_sweep  # noqa: E402
@@ -34,7 +34,7 @@ def main() -> None:
     p_vtc = {k: v["value"] for k, v in model.calibration.section("vtc")["params"].items()}
     n_ch = d.n_sub * d.groups
     group = np.arange(n_ch) % d.groups
-    levels = _mc_levels(n_ch)
+    levels = monte_carlo_levels(n_ch)
     pts = [dict(lv) for lv in levels] + [{**lv, "corner": "tt_mm", "seed": s} for s in range(1, a.seeds + 1) for lv in levels]
     t = time.perf_counter()
     res = run_sweep(VtcTestbench(design=d, n_ch=n_ch, resolve_devices=True), points=pts, progress=True)

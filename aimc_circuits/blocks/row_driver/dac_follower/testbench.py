@@ -43,17 +43,25 @@ __all__ = ["RowTransferTestbench", "RowSettleTestbench", "RowNoiseTestbench"]
 N_WAVE = 61
 
 
-def _driver_core(d: RowDriverDesign, row: str = "r0") -> list[str]:
-    """Bias, code -> bit B-sources (from the ``code`` node, in code units) and the driver instance."""
+#: the driver's bit inputs as the code B-sources drive them (bits, then their complements)
+BIT_NODES = " ".join(f"b{k}" for k in range(INPUT_BITS)) + " " + " ".join(f"bb{k}" for k in range(INPUT_BITS))
+
+
+def bit_sources(d: RowDriverDesign) -> list[str]:
+    """Code -> bit B-sources (ideal logic, from the ``code`` node in code units) onto BIT_NODES."""
     vdd = d.cell.vdd
-    out = [f"vdd vdd 0 {vdd}", f"xbias vbp vbn vdd 0 aimc_row_bias {d.bias_params()}"]
+    out = []
     for k in range(INPUT_BITS):
         # ideal logic: bit k of round(v(code)); 1e-3 keeps exact integers away from floor() edges
         out += [f"bbit{k} b{k} 0 v={{{vdd}*(floor(v(code)/{2**k}+1e-3)-2*floor(v(code)/{2**(k + 1)}+1e-3))}}",
                 f"bbitb{k} bb{k} 0 v={{{vdd}-v(b{k})}}"]
-    bits = " ".join(f"b{k}" for k in range(INPUT_BITS)) + " " + " ".join(f"bb{k}" for k in range(INPUT_BITS))
-    out.append(f"xdrv {bits} {row} vbp vbn vdd 0 aimc_row_driver {d.driver_params()}")
     return out
+
+
+def _driver_core(d: RowDriverDesign, row: str = "r0") -> list[str]:
+    """Bias, code -> bit B-sources and the driver instance."""
+    return ([f"vdd vdd 0 {d.cell.vdd}", f"xbias vbp vbn vdd 0 aimc_row_bias {d.bias_params()}"] + bit_sources(d)
+            + [f"xdrv {BIT_NODES} {row} vbp vbn vdd 0 aimc_row_driver {d.driver_params()}"])
 
 
 def _check_cols(d: RowDriverDesign, n_cols: Any) -> None:

@@ -25,7 +25,7 @@ from .model import acc_voltage, order_charge, tdc_time, vtc_charge
 from .model import V_C0
 from .testbench import AccumulatorTestbench, ComparatorNoiseTestbench, TdcTestbench, VtcInputTestbench, VtcTestbench
 
-__all__ = ["PROFILES", "characterize_time_accumulator", "V_COL_RANGE"]
+__all__ = ["PROFILES", "characterize_time_accumulator", "channel_mismatch", "monte_carlo_levels", "V_COL_RANGE"]
 
 #: the whole-column level sets come from default_rng(seed + this), apart from the other sweeps
 COLUMN_SEED_OFFSET = 72
@@ -76,7 +76,7 @@ def _macro_levels(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     return {"v": vref + rng.normal(0.0, 0.025, n), "vref": vref}
 
 
-def _mc_levels(n: int) -> list[dict[str, np.ndarray]]:
+def monte_carlo_levels(n: int) -> list[dict[str, np.ndarray]]:
     """Three level sets for the Monte Carlo extraction of each channel's (offset, gain+, gain-):
     V_ref mid-range, V 0.3 V below (positive), 0.3 V above (negative), 0.1 V below."""
     vref = np.linspace(1.2, 1.4, n)
@@ -130,7 +130,7 @@ def characterize_time_accumulator(design: TADesign | None = None, profile: str =
     vtb = VtcTestbench(design=d, n_ch=n_ch)
     n_fit, n_held = prof.vtc_runs
     levels = [_vtc_levels(rng, n_ch) for _ in range(n_fit + n_held)]
-    mc_levels = _mc_levels(n_ch)
+    mc_levels = monte_carlo_levels(n_ch)
     pts = [dict(lv) for lv in levels]
     pts += [{**levels[0], "corner": c, "temp": t} for c, t in prof.corners if (c, t) != ("tt", 27.0)]
     pts += [dict(lv) for lv in mc_levels]  # tt references for the Monte Carlo sets
@@ -369,7 +369,7 @@ def _vtc_input(res: SweepResult, swing: list[SweepResult], levels: list[float], 
 
 def _vtc_mismatch(recs, mc_levels, p_vtc, group, d: TADesign) -> dict[str, Any]:
     """Per-channel input offset (V) and per-sign gain spread from Monte Carlo columns: each
-    seed is one column (16 channels) simulated at the three `_mc_levels` sets, compared with the
+    seed is one column (16 channels) simulated at the three `monte_carlo_levels` sets, compared with the
     tt (no mismatch) runs at the same sets. Per channel, solve
 
         q_mc - q_tt = (dq/dV) off + g+ q_tt[positive sets] + g- q_tt[negative set]
@@ -388,19 +388,8 @@ def _vtc_mismatch(recs, mc_levels, p_vtc, group, d: TADesign) -> dict[str, Any]:
             by_seed.setdefault(r.point["seed"], {})[k] = np.asarray(r.measures["q"])
     if len(ref) < 3:
         return {"n_columns": 0, "note": "tt reference runs for the Monte Carlo sets failed"}
-    cols = []
-    for k, lv in enumerate(mc_levels):
-        v, vref = np.asarray(lv["v"]), np.asarray(lv["vref"])
-        slope = (vtc_charge(p_vtc, v + 1e-3, vref, group, d.vdd) - vtc_charge(p_vtc, v, vref, group, d.vdd)) / 1e-3
-        pos = k != 1
-        cols.append((slope, np.where(pos, ref[k], 0.0), np.where(pos, 0.0, ref[k])))
-    a = np.stack([np.stack(c, axis=-1) for c in cols], axis=1)  # (channel, set, unknown)
-    est = []
-    for s_, runs in sorted(by_seed.items()):
-        if len(runs) < 3:
-            continue
-        dq = np.stack([runs[k] - ref[k] for k in range(3)], axis=1)  # (channel, set)
-        est.append(np.linalg.solve(a, dq[..., None])[..., 0])  # (channel, [off, g+, g-])
+    est = [channel_mismatch([ref[k] for k in range(3)], [runs[k] for k in range(3)], mc_levels, p_vtc, group, d)
+           for _, runs in sorted(by_seed.items()) if len(runs) >= 3]
     if not est:
         return {"n_columns": 0}
     e = np.array(est)  # (seed, channel, 3)
@@ -415,6 +404,23 @@ def _vtc_mismatch(recs, mc_levels, p_vtc, group, d: TADesign) -> dict[str, Any]:
             "sigma_column_gain_rel": float(np.std(col_gain, ddof=1)) if len(col_gain) > 1 else 0.0,
             "model": "per channel: q = (1 + g[sign]) q_nom(V + off, V_ref); off ~ N(0, sigma_offset_v_by_group[g]), "
                      "g+ and g- ~ N(0, sigma_gain_rel_by_group[g]) independent"}
+
+
+def channel_mismatch(q_tt: list[np.ndarray], q_mm: list[np.ndarray], mc_levels: list[dict[str, np.ndarray]],
+                     p_vtc: dict[str, float], group: np.ndarray, d: TADesign) -> np.ndarray:
+    """Each channel's (offset V, gain+, gain-), shape (channel, 3), of one Monte Carlo column from
+    its charges q_mm at the three `mc_levels` sets against the mismatch-free q_tt at the same sets:
+    q_mm - q_tt = (dq/dV) off + g+ q_tt[positive sets] + g- q_tt[negative set], solved per channel
+    (dq/dV from the fitted model p_vtc)."""
+    cols = []
+    for k, lv in enumerate(mc_levels):
+        v, vref = np.asarray(lv["v"]), np.asarray(lv["vref"])
+        slope = (vtc_charge(p_vtc, v + 1e-3, vref, group, d.vdd) - vtc_charge(p_vtc, v, vref, group, d.vdd)) / 1e-3
+        pos = k != 1
+        cols.append((slope, np.where(pos, q_tt[k], 0.0), np.where(pos, 0.0, q_tt[k])))
+    a = np.stack([np.stack(c, axis=-1) for c in cols], axis=1)  # (channel, set, unknown)
+    dq = np.stack([q_mm[k] - q_tt[k] for k in range(3)], axis=1)  # (channel, set)
+    return np.linalg.solve(a, dq[..., None])[..., 0]
 
 
 def _tdc_quantization(p_tdc: dict[str, float], d: TADesign) -> dict[str, Any]:

@@ -66,24 +66,25 @@ def _phases(d: TADesign, conversions: int = 1) -> dict[str, str]:
     return {"rstb": _pwl(rstb), "rst": _pwl(rst), "run": _pwl(run), "conv": _pwl(conv)}
 
 
-def _core(d: TADesign, conversions: int = 1) -> list[str]:
-    """Supply, bias, control phases, the column's ramp."""
+def _core(d: TADesign, conversions: int = 1, bias: str = "xb", ramp: str = "xr") -> list[str]:
+    """Supply, bias, control phases, the column's ramp (bias, ramp: their instance names)."""
     ph = _phases(d, conversions)
     return [netlist_path("time_accumulator").read_text(),
-            f"vdd vdd 0 {d.vdd}", f"xb vbn vbp vdd 0 aimc_ta_bias i0={d.i0:.6g}",
+            f"vdd vdd 0 {d.vdd}", f"{bias} vbn vbp vdd 0 aimc_ta_bias i0={d.i0:.6g}",
             f"vrstb rstb 0 {ph['rstb']}", f"vrst rst 0 {ph['rst']}", f"vrun run 0 {ph['run']}",
             f"vdum vdum 0 {d.vmid}", f"vconv conv 0 {ph['conv']}", f"vhi vhi 0 {d.vhi}",
-            f"xr ramp rstb run vbn vdd 0 aimc_ta_ramp mr={d.mr} cw={d.cr_w} cl={d.cr_w}"]
+            f"{ramp} ramp rstb run vbn vdd 0 aimc_ta_ramp mr={d.mr} cw={d.cr_w} cl={d.cr_w}"]
 
 
-def _vtc_lines(d: TADesign, i: int, acc: str) -> list[str]:
-    """Channel i's level sources (set per point by ``alter``) and its VTC pumping into `acc`."""
+def _vtc_lines(d: TADesign, i: int, acc: str, name: str | None = None) -> list[str]:
+    """Channel i's level sources (set per point by ``alter``) and its VTC pumping into `acc`
+    (name: the VTC's instance name, default ``xv<i>``)."""
     return [f"vv{i} v{i} 0 {d.vmid}", f"vvref{i} vref{i} 0 {d.vmid}",
-            f"xv{i} v{i} vref{i} ramp {acc} vdum vbn vbp vdd 0 aimc_ta_vtc mg={d.weight(i % d.groups)}"]
+            f"{name or f'xv{i}'} v{i} vref{i} ramp {acc} vdum vbn vbp vdd 0 aimc_ta_vtc mg={d.weight(i % d.groups)}"]
 
 
-def _tdc_line(d: TADesign, name: str, acc: str, v_reset: str, stop: str) -> str:
-    return (f"{name} {acc} rst conv {v_reset} vhi {stop} vbn vbp vdd 0 aimc_ta_tdc md={d.md} "
+def _tdc_line(d: TADesign, name: str, acc: str, v_reset: str, stop: str, bias: tuple[str, str] = ("vbn", "vbp")) -> str:
+    return (f"{name} {acc} rst conv {v_reset} vhi {stop} {bias[0]} {bias[1]} vdd 0 aimc_ta_tdc md={d.md} "
             f"cw={d.cacc_w} cl={d.cacc_w}")
 
 
@@ -154,6 +155,11 @@ class VtcTestbench(_Channels):
     ``t_neg`` (s, pulse widths) and ``e_vdd`` (J, whole testbench over the conversion)."""
 
     name = "ta_vtc"
+    bias_name, ramp_name = "xb", "xr"  #: instance names of the column's bias and ramp
+
+    def vtc_name(self, i: int) -> str:
+        """Channel i's VTC instance name."""
+        return f"xv{i}"
 
     @property
     def t_end(self) -> float:  # the VTC is done when the TDC would start
@@ -162,21 +168,21 @@ class VtcTestbench(_Channels):
     @property
     def keep(self) -> tuple[str, ...]:  # type: ignore[override]
         return tuple(f"vacc{i}#branch" for i in range(self.n_ch)) + tuple(
-            f"xv{i}.{s}" for i in range(self.n_ch) for s in ("pa", "nd")) + ("vdd#branch", "ramp")
+            f"{self.vtc_name(i)}.{s}" for i in range(self.n_ch) for s in ("pa", "nd")) + ("vdd#branch", "ramp")
 
     def body(self, s: Mapping[str, Any]) -> str:
         d = self.design
-        out = _core(d)
+        out = _core(d, bias=self.bias_name, ramp=self.ramp_name)
         for i in range(self.n_ch):
-            out += [f"vacc{i} acc{i} 0 {d.vmid}"] + _vtc_lines(d, i, f"acc{i}")
+            out += [f"vacc{i} acc{i} 0 {d.vmid}"] + _vtc_lines(d, i, f"acc{i}", self.vtc_name(i))
         return "\n".join(out) + "\n"
 
     def measure(self, sim: SimResult, p: Mapping[str, Any]) -> dict[str, Any]:
         d, t = self.design, sim.scale
         hi = d.vdd / 2
         q = -np.array([integrate(t, sim[f"vacc{i}#branch"], 0.0, d.t_conv) for i in range(self.n_ch)])
-        t_pos = np.array([integrate(t, (sim[f"xv{i}.pa"] > hi).astype(float), 0.0, d.t_conv) for i in range(self.n_ch)])
-        t_neg = np.array([integrate(t, (sim[f"xv{i}.nd"] < hi).astype(float), 0.0, d.t_conv) for i in range(self.n_ch)])
+        t_pos = np.array([integrate(t, (sim[f"{self.vtc_name(i)}.pa"] > hi).astype(float), 0.0, d.t_conv) for i in range(self.n_ch)])
+        t_neg = np.array([integrate(t, (sim[f"{self.vtc_name(i)}.nd"] < hi).astype(float), 0.0, d.t_conv) for i in range(self.n_ch)])
         return {"q": q, "t_pos": t_pos, "t_neg": t_neg,
                 "ramp_slope": (value_at(t, sim["ramp"], d.t_run + 0.25 * d.t_ramp)
                                - value_at(t, sim["ramp"], d.t_run + 0.75 * d.t_ramp)) / (0.5 * d.t_ramp),
