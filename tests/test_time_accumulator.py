@@ -216,6 +216,20 @@ def test_model_rejects_bad_chip_use(model):
         model.convert(np.full((2, 4, 8, 2), 1.4), np.full((2, 1, 8, 2), 1.4), chip)
 
 
+def test_a_chip_on_fewer_sub_arrays_uses_its_first_ones(model):
+    """A slice of 2 sub-arrays on a chip drawn for the design's 8: the charges are those of the
+    chip's first 2 sub-arrays (offsets and per-sign gains alike)."""
+    d = model.design
+    chip = model.draw_chip(np.random.default_rng(4), 3)
+    rng = np.random.default_rng(5)
+    v = rng.uniform(1.3, 1.6, (2, 3, d.n_sub, d.groups))
+    vref = rng.uniform(1.3, 1.6, (2, 1, d.n_sub, d.groups))
+    full = model.charges(v, vref, chip)
+    part = model.charges(v[..., :2, :], vref[..., :2, :], chip)
+    np.testing.assert_allclose(part, full[..., :2, :], rtol=1e-12)
+    assert not np.allclose(part, model.charges(v[..., :2, :], vref[..., :2, :]), rtol=1e-3, atol=0)
+
+
 # -- the VTC input as a load of its floating column line ---------------------------------------
 def test_vtc_input_kick_and_capacitance_against_fresh_spice(model):
     """A level between the characterized ones (1.55 V, V_ref 50 mV above), resolved devices: on a

@@ -110,12 +110,16 @@ def tdc_time(p: dict[str, float], v_acc: np.ndarray, vhi: float) -> np.ndarray:
 @dataclass(frozen=True)
 class TAChip:
     """One chip instance's accumulator mismatch for ``n_out`` columns: VTC input offsets (V) and
-    per-sign relative gains, shape (n_out, n_sub, groups); TDC relative gain, shape (n_out,)."""
+    per-sign relative gains, shape (n_out, n_sub, groups); TDC relative gain, shape (n_out,), and
+    optionally each TDC's stop-threshold offset (V, shape (n_out,)). ``draw_chip`` leaves the
+    threshold offset out (None: zero): the calibration's Monte Carlo TDC spread is one relative
+    number; a chip read back from a SPICE draw (:mod:`aimc_circuits.validate.chip_readback`) has it."""
 
     offset_v: np.ndarray
     gain_pos: np.ndarray
     gain_neg: np.ndarray
     tdc_gain: np.ndarray
+    tdc_offset_v: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -293,7 +297,8 @@ class TimeAccumulatorModel(BlockModel):
             vtc_var_v2=self.sigma_vtc_v**2 if vtc_noise else 0.0,
             tdc_sigma_s=self.sigma_tdc_s * t1 / self.p_tdc["t1"] if tdc_noise else np.zeros(J),
             c_acc=pa["c_acc"], acc_a2=pa["a2"], v_acc0=d.vmid + pa["dv0"] - pa["gamma"] * V_C0, gamma=pa["gamma"],
-            beta=pa["beta"], dw=pa["dw"], t0=t0, t1=t1, tdc_c2=c2, vdd=d.vdd, vhi=d.vhi, dvhi=vhi_j - d.vhi,
+            beta=pa["beta"], dw=pa["dw"], t0=t0, t1=t1, tdc_c2=c2, vdd=d.vdd, vhi=d.vhi,
+            dvhi=vhi_j - d.vhi + (chip.tdc_offset_v if chip is not None and chip.tdc_offset_v is not None else 0.0),
             t_lsb=d.t_lsb, c_end=self.c_end if input_load else 0.0, kick_q0=self.kick_q0 if input_load else 0.0,
             kick_q1=self.kick_q1 if input_load else 0.0)
 
@@ -371,8 +376,9 @@ class TimeAccumulatorModel(BlockModel):
             return const + lin + near0
         # per-channel gains: the pump term by its sign (the Monte Carlo extraction measures them at
         # |dV| = 0.1..0.3 V, where that term dominates), the near-zero term with their mean
-        return (const + lin * (1 + np.where(x >= 0, chip.gain_pos, chip.gain_neg))
-                + near0 * (1 + (chip.gain_pos + chip.gain_neg) / 2))
+        S = v.shape[-2]  # the chip's first S sub-arrays (a slice of fewer sub-arrays than the design)
+        gp, gn = chip.gain_pos[..., :S, :], chip.gain_neg[..., :S, :]
+        return const + lin * (1 + np.where(x >= 0, gp, gn)) + near0 * (1 + (gp + gn) / 2)
 
     def accumulate(self, q_sum: Any, f_order: Any = 0.0, v_c: Any = V_C0) -> np.ndarray:
         """Accumulator voltage (V) at TDC start for a total charge (C), the crossing-order term
@@ -382,7 +388,10 @@ class TimeAccumulatorModel(BlockModel):
 
     def stop_time(self, v_acc: Any, chip: TAChip | None = None, rng: np.random.Generator | None = None) -> np.ndarray:
         """TDC stop time (s from TDC start), (..., n_out); 0 when V_acc is at or above vhi."""
-        t = tdc_time(self.p_tdc, v_acc, self.design.vhi)
+        vhi = self.design.vhi
+        if chip is not None and chip.tdc_offset_v is not None:
+            vhi = vhi + chip.tdc_offset_v
+        t = tdc_time(self.p_tdc, v_acc, vhi)
         if chip is not None:
             t = t * (1 + chip.tdc_gain)
         if rng is not None:
