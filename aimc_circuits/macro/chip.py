@@ -8,7 +8,7 @@ import numpy as np
 
 from .config import MacroConfig
 
-__all__ = ["Chip", "draw_chip"]
+__all__ = ["Chip", "draw_chip", "given_chip"]
 
 
 @dataclass(frozen=True)
@@ -34,3 +34,23 @@ def draw_chip(seed: int | None, config: MacroConfig, row: Any, cell: Any, ta: An
     tas = ta.draw_chip(rng, c.n_outputs)
     return Chip(seed, rows if ni.row_mismatch else None, cells if ni.cell_mismatch else None,
                 tas if ni.ta_mismatch else None)
+
+
+def given_chip(chip: Chip, config: MacroConfig) -> Chip:
+    """A chip from elsewhere (e.g. read back from a SPICE Monte Carlo deck) checked against the
+    geometry of `config`, with the blocks whose mismatch is switched off left out."""
+    from ..errors import ParameterError
+
+    if not isinstance(chip, Chip) or chip.seed is None:
+        raise ParameterError(f"chip must be a Chip with a seed (a mismatch draw); got {chip!r:.80}")
+    c, ni = config, config.nonidealities
+    shapes = [("row.d_off", None if chip.row is None else chip.row.d_off, (c.n_inputs,)),
+              ("cell.cap_err", None if chip.cell is None else chip.cell.cap_err,
+               (c.n_inputs, c.n_outputs + 1, c.groups, c.bits_per_group)),
+              ("ta.tdc_gain", None if chip.ta is None else chip.ta.tdc_gain, (c.n_outputs,)),
+              ("ta.tdc_offset_v", None if chip.ta is None else getattr(chip.ta, "tdc_offset_v", None), (c.n_outputs,))]
+    for name, a, want in shapes:
+        if a is not None and np.shape(a) != want:
+            raise ParameterError(f"chip {name} has shape {np.shape(a)}; this geometry needs {want}")
+    return Chip(chip.seed, chip.row if ni.row_mismatch else None, chip.cell if ni.cell_mismatch else None,
+                chip.ta if ni.ta_mismatch else None)

@@ -69,7 +69,7 @@ from ..checks import check_int_codes
 from ..errors import ParameterError
 from ..registry import get_variant
 from . import kernel
-from .chip import Chip, draw_chip
+from .chip import Chip, draw_chip, given_chip
 from .config import MacroConfig, Nonidealities
 from .energy import Energy, energy_per_vmm
 from .fold import Folded, fold
@@ -108,11 +108,13 @@ class Macro:
     """The macro evaluator. ``Macro.default()``: the reference macro and the shipped calibration.
 
     row, cell, ta: behavioral models of the three block families (any registered variant);
-    chip_seed: the chip instance (None: nominal); executor: run the chunks on this
-    ``concurrent.futures.Executor`` instead of the shared worker threads (``config.n_threads``)."""
+    chip_seed: the chip instance (None: nominal); chip: a given chip instance instead (a
+    :class:`~.chip.Chip`, e.g. read back from a SPICE Monte Carlo deck); executor: run the chunks
+    on this ``concurrent.futures.Executor`` instead of the shared worker threads (``config.n_threads``)."""
 
     def __init__(self, config: MacroConfig, cell: Any, row: Any, ta: Any, chip_seed: int | None = None, *,
-                 executor: Executor | None = None, _trims: dict | None = None, _derived: bool = False):
+                 chip: Chip | None = None, executor: Executor | None = None, _trims: dict | None = None,
+                 _derived: bool = False):
         self.config, self.cell, self.row, self.ta = config, cell, row, ta
         self.ni = config.nonidealities
         for family, model in (("cell", cell), ("row_driver", row), ("time_accumulator", ta)):
@@ -126,7 +128,10 @@ class Macro:
         self._check_calibrations()
         if not _derived:  # a macro derived from this one (another chip, other effects) has said it already
             self._warn_extrapolation()
-        self.chip = draw_chip(chip_seed, config, row, cell, ta)
+        if chip is not None and chip_seed is not None:
+            raise ParameterError(f"give chip_seed={chip_seed!r} or a chip, not both")
+        self._given = chip  # a given chip instance, kept by the macros derived from this one
+        self.chip = given_chip(chip, config) if chip is not None else draw_chip(chip_seed, config, row, cell, ta)
         self.executor = executor
         self.runner = ChunkRunner(config.n_threads, executor) if executor else ChunkRunner.shared(config.n_threads)
         self._fold_cache: tuple[bytes, Folded, Readout] | None = None
@@ -155,8 +160,8 @@ class Macro:
         """The reference macro (``MacroConfig()``) with the shipped calibration, chip seed 0."""
         return cls.from_config(MacroConfig())
 
-    def _with(self, config: MacroConfig, chip_seed: int | None) -> "Macro":
-        return Macro(config, self.cell, self.row, self.ta, chip_seed=chip_seed, executor=self.executor,
+    def _with(self, config: MacroConfig, chip_seed: int | None, chip: Chip | None = None) -> "Macro":
+        return Macro(config, self.cell, self.row, self.ta, chip_seed=chip_seed, chip=chip, executor=self.executor,
                      _trims=self._trims, _derived=True)
 
     def ideal(self) -> "Macro":
@@ -165,7 +170,14 @@ class Macro:
 
     def with_nonidealities(self, ni: Nonidealities) -> "Macro":
         """The same chip instance with another set of modeled effects."""
+        if self._given is not None:
+            return self._with(self.config.replace(nonidealities=ni), None, self._given)
         return self._with(self.config.replace(nonidealities=ni), self.chip.seed)
+
+    def with_chip_instance(self, chip: Chip) -> "Macro":
+        """This macro on a given chip instance (a :class:`~.chip.Chip` of this geometry, e.g. read
+        back from a SPICE Monte Carlo deck: :mod:`aimc_circuits.validate.chip_readback`)."""
+        return self._with(self.config, None, chip)
 
     def with_chip(self, seed: int, tdc_current: float | None = None) -> "Macro":
         """Another chip instance (mismatch draw `seed`) of the same design (at another TDC
