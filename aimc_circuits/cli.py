@@ -338,7 +338,9 @@ def main(argv: list[str] | None = None) -> int:
                                     "column, every row driver, cell, column line, time accumulator and TDC) and "
                                     "compare it with the evaluator on held-out random vectors: fidelity of the "
                                     "TDC stop time and codes, the error of each stage fed SPICE's inputs, the "
-                                    "raw circuit error, energy and speed. Noise, mismatch and column trim off. "
+                                    "raw circuit error, energy and speed. Noise and column trim off; mismatch off on "
+                                    "tt, and on tt_mm SPICE's per-instance draw of --seed, read back into the "
+                                    "block models' chip. "
                                     f"A slice of more than {AUTO_HIERARCHICAL_INPUTS} inputs (the whole 1024-input "
                                     "column by default) "
                                     "is simulated hierarchically: each sub-array up to the ramp start, then the "
@@ -349,8 +351,10 @@ def main(argv: list[str] | None = None) -> int:
     va.add_argument("--sub-arrays", type=int, help="sub-arrays of the slice (default: the config's, 8)")
     va.add_argument("--columns", type=int, default=1, help="data columns of the slice (default 1)")
     va.add_argument("--vectors", type=int, default=5, help="held-out random vectors (default 5)")
-    va.add_argument("--seed", type=int, default=2718, help="seed of the vectors and weights (default 2718)")
-    va.add_argument("--corner", default="tt", help="process corner (default tt; mismatch corners not yet)")
+    va.add_argument("--seed", type=int, default=2718,
+                    help="seed of the vectors and weights, and of the mismatch draw on tt_mm (default 2718)")
+    va.add_argument("--corner", default="tt", help="tt (default: the nominal chip) or tt_mm (one Monte Carlo chip, "
+                                                   "the one-deck slice only)")
     va.add_argument("--method", choices=("auto", "end_to_end", "hierarchical"), default="auto",
                     help="one deck of the slice, or each sub-array up to the ramp start and then the time "
                          f"accumulators on lumped lines (docs/fidelity.md); auto (default): hierarchical above "

@@ -12,6 +12,8 @@ and the error histogram).
                                                   # conversion; about 35 min on 2 cores)
     python scripts/run_validation.py split_2x16 --vectors 10   # what the hierarchical split costs: 2 x 16 rows both ways
     python scripts/run_validation.py split_1x128 --vectors 4   # ... and one 128-row sub-array both ways
+    python scripts/run_validation.py mismatch_2x16 --vectors 3  # one Monte Carlo chip (tt_mm, seed 2718): 2 x 16 rows,
+                                                  # 4 columns; the chip read back from SPICE's draw into the model
 """
 from __future__ import annotations
 
@@ -29,11 +31,12 @@ sys.path.insert(0, str(ROOT))
 from aimc_circuits.macro.config import MacroConfig  # noqa: E402
 from aimc_circuits.validate.fidelity import split_bound, split_bound_lines, summary_lines, validate  # noqa: E402
 
-#: name -> (sub-arrays, rows per sub-array, columns, method); a "split" method runs the slice both ways
-#: and writes what the hierarchical split costs (validate.fidelity.split_bound)
-SLICES = {"small": (8, 16, 1, "end_to_end"), "subarray": (1, 128, 1, "end_to_end"),
-          "subarray16": (1, 16, 1, "end_to_end"), "column": (8, 128, 1, "hierarchical"),
-          "split_2x16": (2, 16, 1, "split"), "split_1x128": (1, 128, 1, "split")}
+#: name -> (sub-arrays, rows per sub-array, columns, method, corner); a "split" method runs the slice both
+#: ways and writes what the hierarchical split costs (validate.fidelity.split_bound)
+SLICES = {"small": (8, 16, 1, "end_to_end", "tt"), "subarray": (1, 128, 1, "end_to_end", "tt"),
+          "subarray16": (1, 16, 1, "end_to_end", "tt"), "column": (8, 128, 1, "hierarchical", "tt"),
+          "split_2x16": (2, 16, 1, "split", "tt"), "split_1x128": (1, 128, 1, "split", "tt"),
+          "mismatch_2x16": (2, 16, 4, "end_to_end", "tt_mm")}
 
 
 def figure(report: dict, path: Path) -> None:
@@ -67,7 +70,7 @@ def main() -> int:
     ap.add_argument("--vectors", type=int, default=20)
     ap.add_argument("--workers", type=int)
     args = ap.parse_args()
-    subs, rows, cols, method = SLICES[args.slice]
+    subs, rows, cols, method, corner = SLICES[args.slice]
     cfg = MacroConfig().replace(rows_per_subarray=rows, n_inputs=subs * rows, n_outputs=cols)
     out = ROOT / "docs" / "validation"
     out.mkdir(parents=True, exist_ok=True)
@@ -75,7 +78,7 @@ def main() -> int:
     def run(how: str) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the extrapolation warnings are part of the report's context
-            return validate(cfg, vectors=args.vectors, workers=args.workers, method=how,
+            return validate(cfg, vectors=args.vectors, workers=args.workers, method=how, corner=corner,
                             progress=lambda s: print(s, flush=True))
     if method == "split":
         b = split_bound(run("end_to_end"), run("hierarchical"))

@@ -2,8 +2,9 @@
 
 Both sides see the same slice (:class:`.slice_deck.SliceTestbench` built from the calibrations'
 designs; :class:`aimc_circuits.Macro` of the same geometry), the same held-out random vectors
-and weights (drawn from ``seed``, never part of any fit), the nominal chip (tt: no mismatch),
-noise off in both, column trim off. Reported (time in % of the TDC full scale 2^bits t_lsb):
+and weights (drawn from ``seed``, never part of any fit), the same chip (tt: the nominal chip;
+tt_mm: SPICE's per-instance draw of ``seed``, read back into the block models' chip by
+:mod:`.chip_readback`), noise off in both, column trim off. Reported (time in % of the TDC full scale 2^bits t_lsb):
 
 * **fidelity**: the evaluator's continuous TDC stop time against SPICE's (RMS, max), and the
   output codes (LSB);
@@ -42,27 +43,29 @@ __all__ = ["validate", "validation_macro", "summary_lines", "split_bound", "spli
 
 VALIDATE_SEED = 2718  #: default seed of the held-out vectors and weights
 
-_CORNERS = ("tt",)
+_CORNERS = ("tt", "tt_mm")
 #: how the slice is simulated: one deck, or sub-arrays then the conversion (validate.hierarchical)
 METHODS = ("end_to_end", "hierarchical")
 
 
-def validation_config(config: MacroConfig) -> MacroConfig:
-    """The configuration both sides run: every static effect on, noise, mismatch, quantization
-    and clipping off (SPICE's continuous stop time is compared), column trim off."""
+def validation_config(config: MacroConfig, mismatch: bool = False) -> MacroConfig:
+    """The configuration both sides run: every static effect on, noise, quantization and
+    clipping off (SPICE's continuous stop time is compared), column trim off; mismatch on only
+    for a Monte Carlo chip (`mismatch`: the chip is then read back from SPICE's draw)."""
     ni = replace(config.nonidealities, row_noise=False, ktc_noise=False, vtc_noise=False, tdc_noise=False,
-                 row_mismatch=False, cell_mismatch=False, ta_mismatch=False, quantization=False, clipping=False)
+                 row_mismatch=mismatch, cell_mismatch=mismatch, ta_mismatch=mismatch, quantization=False,
+                 clipping=False)
     return config.replace(nonidealities=ni, column_trim="none")
 
 
-def validation_macro(config: MacroConfig) -> Any:
+def validation_macro(config: MacroConfig, mismatch: bool = False) -> Any:
     from ..macro.evaluator import Macro
 
     for family, name in REFERENCE.items():
         if getattr(config, f"{family}_variant") != name:
             raise ParameterError(f"{family}_variant={getattr(config, f'{family}_variant')!r}: the slice deck is "
                                  f"assembled from the reference variants' netlists only ({family}/{name})")
-    return Macro.from_config(validation_config(config))
+    return Macro.from_config(validation_config(config, mismatch))
 
 
 def in_range_weights(m: Any, seed: int, margin: float = 0.05, selection: int = 32) -> np.ndarray:
@@ -110,14 +113,18 @@ def validate(config: MacroConfig | None = None, *, vectors: int = 5, seed: int =
     if method not in METHODS:
         raise ParameterError(f"method={method!r}; allowed: {', '.join(METHODS)}{did_you_mean(str(method), METHODS)}")
     if corner not in _CORNERS:
-        raise ParameterError(f"corner={corner!r}; allowed: {', '.join(_CORNERS)} (mismatch corners are not "
-                             f"validated yet: the model's draw is not written into the deck)")
+        raise ParameterError(f"corner={corner!r}; allowed: {', '.join(_CORNERS)}{did_you_mean(str(corner), _CORNERS)}")
+    mismatch = corner == "tt_mm"
+    if mismatch and method != "end_to_end":
+        raise ParameterError(f"corner={corner!r} with method={method!r}: a Monte Carlo chip is validated on the "
+                             "one-deck slice only (the chip is read back by the slice deck's instance names; the "
+                             "split decks' are not read back)")
     if isinstance(vectors, bool) or not isinstance(vectors, int) or vectors < 1:
         raise ParameterError(f"vectors={vectors!r} must be an integer >= 1")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ParameterError(f"seed={seed!r} must be an integer >= 0")
     say = progress or (lambda s: None)
-    m = validation_macro(config)
+    m = validation_macro(config, mismatch)  # on tt_mm, its chip is read back from SPICE below
     c = m.config
     if c.n_sub != m.ta.design.n_sub:
         warnings.warn(f"{c.n_sub} sub-arrays: the time-accumulator model was characterized with {m.ta.design.n_sub} "
@@ -138,14 +145,23 @@ def validate(config: MacroConfig | None = None, *, vectors: int = 5, seed: int =
     if method == "hierarchical":
         sp, spice_s, counts = hierarchical_spice(tb, m.cell, xi, corner=corner, workers=workers, progress=progress)
     else:
-        res = run_sweep(tb, points=[{"x": xi[b], "corner": corner} for b in range(vectors)], workers=workers,
-                        progress=progress is not None, retry_failed=True)
+        points = [{"x": xi[b], "corner": "tt"} for b in range(vectors)]
+        if mismatch:  # the same vectors on the draw, and on tt for the shift the draw gives
+            from .chip_readback import read_chip
+
+            points = [{**p, "corner": corner, "seed": seed} for p in points] + points
+            m = m.with_chip_instance(read_chip(m, tb, seed, points[0], workers=workers, progress=progress))
+        res = run_sweep(tb, points=points, workers=workers, progress=progress is not None, retry_failed=True)
         failed = [r for r in res.records if not r.ok]
         if failed:
-            raise ConvergenceError(f"{len(failed)} of {vectors} slice simulations failed (the finished ones are cached; "
-                                   f"a rerun with the same seed simulates only the failed ones again): {failed[0].error}")
-        sp = {k: np.stack([r.measures[k] for r in res.records]) for k in res.records[0].measures}
-        spice_s = float(sum(r.elapsed_s for r in res.records))
+            raise ConvergenceError(f"{len(failed)} of {len(points)} slice simulations failed (the finished ones are "
+                                   f"cached; a rerun with the same seed simulates only the failed ones again): "
+                                   f"{failed[0].error}")
+        recs = res.records[:vectors]
+        sp = {k: np.stack([r.measures[k] for r in recs]) for k in recs[0].measures}
+        if mismatch:
+            sp["t_stop_tt"] = np.stack([r.measures["t_stop"] for r in res.records[vectors:]])
+        spice_s = float(sum(r.elapsed_s for r in res.records)) * vectors / len(points)
         counts = {"simulated": res.n_simulated, "cached": res.n_cached}
     if method == "hierarchical":  # the conversion again with the lines on ideal sources: no kick
         say("conversion stage again, the lines held (no VTC input kick)")
@@ -179,6 +195,16 @@ def validate(config: MacroConfig | None = None, *, vectors: int = 5, seed: int =
 
     def d(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
         return _stat((a - b)[inside], pct)
+
+    shift = None
+    if "t_stop_tt" in sp:  # the draw's shift of the stop time, SPICE against the model on the same chip
+        t_tt_sp = sp["t_stop_tt"]
+        t_tt_model = validation_macro(config).continuous_code(xi, w) * t_lsb
+        ok = inside & np.isfinite(t_tt_sp) & (t_tt_sp > 0) & (t_tt_sp < fs_t)
+        d_sp, d_md = (t_sp - t_tt_sp)[ok], (t_fast - t_tt_model)[ok]
+        shift = {"spice": _stat(d_sp, pct), "model": _stat(d_md, pct), "error": _stat(d_md - d_sp, pct),
+                 "correlation": float(np.corrcoef(d_sp, d_md)[0, 1]) if ok.sum() > 2 else float("nan"),
+                 "outputs": int(ok.sum())}
 
     ta_split = None
     if "t_stop_held_lines" in sp:  # the time accumulator's stage = accumulation and TDC + the input's kick
@@ -229,6 +255,7 @@ def validate(config: MacroConfig | None = None, *, vectors: int = 5, seed: int =
             "time_accumulator": d(t_from_spice_cols, t_sp),
         },
         **({} if ta_split is None else {"time_accumulator_split_pct_fs": ta_split}),
+        **({} if shift is None else {"mismatch_shift_pct_fs": shift}),
         "stage_mv": {
             "row_levels": _stat(model["v_row"] - v_row_sp, 1e3),
             "row_kick_after_reset": _stat(sp["v_row"] - v_row_sp, 1e3),
@@ -250,7 +277,8 @@ def validate(config: MacroConfig | None = None, *, vectors: int = 5, seed: int =
         "per_vector": {"t_stop_spice_s": t_sp.tolist(), "t_stop_model_s": t_fast.tolist(),
                        "v_acc_spice_v": sp["v_acc"].tolist(), "v_acc_model_v": model["v_acc"].tolist(),
                        "v_col_spice_v": sp["v_col"].tolist(), "v_col_end_spice_v": sp["v_col_end"].tolist(),
-                       "x": xi.tolist()},
+                       "x": xi.tolist(),
+                       **({"t_stop_tt_spice_s": sp["t_stop_tt"].tolist()} if "t_stop_tt" in sp else {})},
     }
     say(" | ".join(summary_lines(report)[:2]))
     return report
@@ -351,6 +379,15 @@ def _end_of_s_text(s: dict[str, Any]) -> str:
     return "" if e is None else f"; fed the rows at the end of S {e['reference']['mean']:+.2f} / {e['data']['mean']:+.2f}"
 
 
+def _shift_text(r: dict[str, Any]) -> list[str]:
+    if "mismatch_shift_pct_fs" not in r:
+        return []
+    s = r["mismatch_shift_pct_fs"]
+    return [f"the draw's shift of the stop time (tt_mm - tt, % FS RMS): SPICE {s['spice']['rms']:.3f}, model "
+            f"{s['model']['rms']:.3f}; model - SPICE {s['error']['rms']:.3f} RMS, {s['error']['max']:.3f} max, "
+            f"correlation {s['correlation']:.2f} ({s['outputs']} outputs)"]
+
+
 def summary_lines(r: dict[str, Any]) -> list[str]:
     """The report as short lines of text."""
     f, a, s, e = r["fidelity_pct_fs"], r["attribution_pct_fs"], r["stage_mv"], r["energy_per_vmm_j"]
@@ -365,7 +402,7 @@ def summary_lines(r: dict[str, Any]) -> list[str]:
              f"range ({r['tdc_input_range_v'] * 1e3:.0f} mV) RMS, mean {r['fidelity_vacc_pct']['mean']:+.3f} %; per stage "
              + ", ".join(f"{k} {v['rms']:.3f} / {v['mean']:+.3f}" for k, v in r["attribution_vacc_pct"].items()),
              "stop time per stage (% FS RMS / mean): " + ", ".join(f"{k} {v['rms']:.3f} / {v['mean']:+.3f}" for k, v in a.items()),
-             *_ta_split_text(r),
+             *_ta_split_text(r), *_shift_text(r),
              _row_levels_text(s) + "; column voltages (cell model on SPICE rows) "
              f"{s['column_voltages']['rms']:.2f} mV RMS (reference column mean {s['column_voltages_reference']['mean']:+.2f}, "
              f"data {s['column_voltages_data']['mean']:+.2f}" + _end_of_s_text(s) + "); VTC kick on the "
