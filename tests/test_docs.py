@@ -112,3 +112,7 @@ def test_fidelity_doc_numbers_are_the_recorded_validation_runs():
     for name in ("small", "column"):
         r = json.loads((ROOT / "docs" / "validation" / f"{name}.json").read_text())
         assert f"{r['fidelity_pct_fs']['rms']:.2f} % FS RMS" in stands, name
+    r = json.loads((ROOT / "docs" / "validation" / "mismatch_2x16.json").read_text())
+    s = r["mismatch_shift_pct_fs"]
+    assert (f"{r['fidelity_pct_fs']['rms']:.2f} % FS RMS; the draw's shift of the output: SPICE {s['spice']['rms']:.2f}, "
+            f"model {s['model']['rms']:.2f}, model - SPICE {s['error']['rms']:.2f} % FS RMS") in stands
