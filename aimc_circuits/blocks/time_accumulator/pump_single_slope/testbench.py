@@ -124,6 +124,7 @@ class _Channels(Testbench):
     resolve_devices: bool = False  #: the library's devices as plain elements and cards (spice.resolve)
     n_ch: int = 16
     tstep: float = 10e-12
+    options: str = "klu"  #: .options (benchmarks/ta_step_tolerance.py measures step and tolerance against a tight reference)
     levels = ("v", "vref")
 
     def normalize(self, point: Mapping[str, Any]) -> dict[str, Any]:
