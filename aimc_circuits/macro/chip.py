@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ParameterError
 from .config import MacroConfig
 
 __all__ = ["Chip", "draw_chip", "given_chip"]
@@ -31,19 +32,21 @@ def draw_chip(seed: int | None, config: MacroConfig, row: Any, cell: Any, ta: An
     rows = row.draw_rows(rng, c.n_inputs)
     rows = replace(rows, d_eps=np.zeros_like(rows.d_eps))  # per-row bit-weight spread: not folded (see evaluator)
     cells = cell.draw_chip(rng, c.n_inputs, c.n_outputs + 1)
-    tas = ta.draw_chip(rng, c.n_outputs)
-    return Chip(seed, rows if ni.row_mismatch else None, cells if ni.cell_mismatch else None,
-                tas if ni.ta_mismatch else None)
+    return _switched(Chip(seed, rows, cells, ta.draw_chip(rng, c.n_outputs)), ni)
+
+
+def _switched(chip: Chip, ni: Any) -> Chip:
+    """`chip` with the blocks whose mismatch effect is off in `ni` left out."""
+    return Chip(chip.seed, chip.row if ni.row_mismatch else None, chip.cell if ni.cell_mismatch else None,
+                chip.ta if ni.ta_mismatch else None)
 
 
 def given_chip(chip: Chip, config: MacroConfig) -> Chip:
     """A chip from elsewhere (e.g. read back from a SPICE Monte Carlo deck) checked against the
     geometry of `config`, with the blocks whose mismatch is switched off left out."""
-    from ..errors import ParameterError
-
     if not isinstance(chip, Chip) or chip.seed is None:
         raise ParameterError(f"chip must be a Chip with a seed (a mismatch draw); got {chip!r:.80}")
-    c, ni = config, config.nonidealities
+    c = config
     shapes = [("row.d_off", None if chip.row is None else chip.row.d_off, (c.n_inputs,)),
               ("cell.cap_err", None if chip.cell is None else chip.cell.cap_err,
                (c.n_inputs, c.n_outputs + 1, c.groups, c.bits_per_group)),
@@ -52,5 +55,4 @@ def given_chip(chip: Chip, config: MacroConfig) -> Chip:
     for name, a, want in shapes:
         if a is not None and np.shape(a) != want:
             raise ParameterError(f"chip {name} has shape {np.shape(a)}; this geometry needs {want}")
-    return Chip(chip.seed, chip.row if ni.row_mismatch else None, chip.cell if ni.cell_mismatch else None,
-                chip.ta if ni.ta_mismatch else None)
+    return _switched(chip, config.nonidealities)

@@ -190,10 +190,10 @@ def read_chip(m: Any, tb: SliceTestbench, seed: int, point: Mapping[str, Any], *
         raise ConvergenceError(f"chip readback: a TDC stopped at once or not within full scale at levels "
                                f"{lv_tdc.round(3).tolist()} V")
     tdc_gain, tdc_off = _tdc_gain_and_offset(lv_tdc, t_tt, t_mm)
-    full = (J, ta.n_sub, G)
-    pad = np.zeros(full)  # sub-arrays beyond the slice's: not simulated, not used
-    ta_chip = TAChip(offset_v=_fill(pad, est[..., 0]), gain_pos=_fill(pad, est[..., 1]),
-                     gain_neg=_fill(pad, est[..., 2]), tdc_gain=tdc_gain, tdc_offset_v=tdc_off)
+    per_channel = np.zeros((3, J, ta.n_sub, G))  # sub-arrays beyond the slice's: not simulated, not used
+    per_channel[:, :, :S] = np.moveaxis(est, -1, 0)
+    ta_chip = TAChip(offset_v=per_channel[0], gain_pos=per_channel[1], gain_neg=per_channel[2], tdc_gain=tdc_gain,
+                     tdc_offset_v=tdc_off)
 
     # cells: from the slice's own resolved deck (column 0 is the reference; the model's is last)
     pdk = find_pdk()
@@ -213,9 +213,3 @@ def _tdc_gain_and_offset(v: np.ndarray, t_tt: np.ndarray, t_mm: np.ndarray) -> t
         g[j], e = np.linalg.lstsq(a, t_mm[:, j] - t_tt[:, j], rcond=None)[0]
         dv[j] = e / (1 + g[j])
     return g, dv
-
-
-def _fill(pad: np.ndarray, a: np.ndarray) -> np.ndarray:
-    out = pad.copy()
-    out[:, :a.shape[1]] = a
-    return out
