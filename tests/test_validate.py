@@ -73,7 +73,8 @@ def test_slice_weights_and_geometry_are_checked():
 def test_validate_refuses_what_it_cannot_simulate(capsys):
     with pytest.raises(ParameterError, match="ss_mm.*allowed: tt, tt_mm"):
         validate(MacroConfig(n_inputs=128, rows_per_subarray=16, n_outputs=1), corner="ss_mm")
-    with pytest.raises(ParameterError, match="tt_mm.*hierarchical.*one-deck slice only"):
+    with pytest.raises(ParameterError, match="tt_mm.*hierarchical.*8 sub-arrays x 16 rows.*one-deck slice only"
+                                             ".*--sub-arrays 2 --rows-per-subarray 16"):
         validate(MacroConfig(n_inputs=128, rows_per_subarray=16, n_outputs=1), corner="tt_mm", method="hierarchical")
     with pytest.raises(ParameterError, match="vectors=0"):
         validate(MacroConfig(n_inputs=128, rows_per_subarray=16, n_outputs=1), vectors=0)

@@ -116,9 +116,12 @@ def validate(config: MacroConfig | None = None, *, vectors: int = 5, seed: int =
         raise ParameterError(f"corner={corner!r}; allowed: {', '.join(_CORNERS)}{did_you_mean(str(corner), _CORNERS)}")
     mismatch = corner == "tt_mm"
     if mismatch and method != "end_to_end":
-        raise ParameterError(f"corner={corner!r} with method={method!r}: a Monte Carlo chip is validated on the "
-                             "one-deck slice only (the chip is read back by the slice deck's instance names; the "
-                             "split decks' are not read back)")
+        raise ParameterError(f"corner={corner!r} with method={method!r} ({config.n_sub} sub-arrays x "
+                             f"{config.rows_per_subarray} rows): a Monte Carlo chip is validated on the one-deck "
+                             "slice only (the chip is read back by the slice deck's instance names; the split "
+                             "decks' are not read back); use a slice small enough for one deck, e.g. "
+                             "`aimc validate --corner tt_mm --sub-arrays 2 --rows-per-subarray 16 --columns 4 "
+                             "--method end_to_end` (about 15 min of SPICE for 3 vectors)")
     if isinstance(vectors, bool) or not isinstance(vectors, int) or vectors < 1:
         raise ParameterError(f"vectors={vectors!r} must be an integer >= 1")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
