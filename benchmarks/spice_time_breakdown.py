@@ -23,11 +23,11 @@ from aimc_circuits.pdk import find_pdk  # noqa: E402
 from aimc_circuits.spice.resolve import resolve_deck_body  # noqa: E402
 
 
-def deck(rows: int, per_bit: bool) -> str:
-    """One random point of the column testbench as a plain deck (the point's levels and codes as
-    source values), ending with `rusage all` and the two column voltages."""
+def deck(rows: int, per_bit: bool, seed: int | None = None) -> str:
+    """One random point (from `seed`, default `rows`) of the column testbench as a plain deck (the
+    point's levels and codes as source values), ending with `rusage all` and the two column voltages."""
     tb = ColumnTestbench(rows=rows)
-    rng = np.random.default_rng(rows)
+    rng = np.random.default_rng(rows if seed is None else seed)
     pt = tb.normalize({"vin": rng.uniform(0, 1, rows).tolist(), "codes": rng.integers(0, 16, (rows, 2)).tolist()})
     body = tb.body({})
     for c in tb.point_commands(pt)[0]:
@@ -56,7 +56,9 @@ def resolved(text: str) -> str:
     return f"{head}\n.options{opts}\n{resolve_deck_body(body, pdk.lib_line('tt'), pdk.lib, pdk.sha256)}\n.control{ctl}"
 
 
-def run(text: str) -> dict[str, float]:
+def run(text: str, extra: tuple[str, ...] = ()) -> dict[str, float]:
+    """ngspice -b on the deck: wall time, rusage's times, the final column voltages and the `extra`
+    named results (``name = value`` lines, e.g. from ``meas``)."""
     with tempfile.TemporaryDirectory() as tmp:
         p = Path(tmp) / "deck.sp"
         p.write_text(text)
@@ -70,7 +72,8 @@ def run(text: str) -> dict[str, float]:
 
     return {"wall": wall, "load": num("Netlist loading time"), "expand": num("Subckt and Param expansion time"),
             "analysis": num("Total analysis time \\(seconds\\)"),
-            "v0": num(r"v\(c0_\d+\)\[length\(time\)-1\]"), "v1": num(r"v\(c1_\d+\)\[length\(time\)-1\]")}
+            "v0": num(r"v\(c0_\d+\)\[length\(time\)-1\]"), "v1": num(r"v\(c1_\d+\)\[length\(time\)-1\]"),
+            **{name: num(rf"\b{name}") for name in extra}}
 
 
 def main() -> None:
