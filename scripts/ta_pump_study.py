@@ -1,0 +1,126 @@
+"""What makes the time accumulator's charge depend on the crossing order, measured in SPICE.
+
+Part 1, the pumps' compliance: one column's 16 VTCs (levels as a macro column carries them, V -
+V_ref = +-80 mV) pumping into nodes held at V_acc = vmid - 0.2, vmid, vmid + 0.2 V; per group, the
+mean net charge at vmid and its relative change at the other two levels. For the shipped pumps (at
+the design's vmid and at vmid = 0.95 V, where a cascode has headroom) with the dump node at vmid
+and with the dump node at V_acc; with cascoded mirrors; with half-width switches (the
+alternatives are netlist edits for this study: ``pump_study.py``).
+
+Part 2, whole columns (16 VTCs into one C_acc, the macro's levels): the SPICE accumulator voltage
+at TDC start against the sum of the channels' charges measured with the accumulator held at vmid:
+the residual of a quadratic fit in that sum is what a charge-sum model cannot explain (the
+crossing order). With the dump node at vmid (the shipped circuit) and driven from the accumulator
+by an ideal unity buffer; at the shipped levels (vmid, vhi) and at both lowered by 0.2 V.
+
+    python scripts/ta_pump_study.py [--columns 8]        # ~9 min on 2 cores from an empty cache
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from aimc_circuits.blocks.time_accumulator.pump_single_slope.characterize import (  # noqa: E402
+    COLUMN_SEED_OFFSET, _column_levels, _macro_levels)
+from aimc_circuits.blocks.time_accumulator.pump_single_slope.model import TimeAccumulatorModel  # noqa: E402
+from aimc_circuits.blocks.time_accumulator.pump_single_slope.pump_study import (  # noqa: E402
+    PumpStudyColumnTestbench, PumpStudyVtcTestbench)
+from aimc_circuits.spice.sweep import run_sweeps  # noqa: E402
+
+DV = 0.2  #: V_acc steps around vmid (V)
+LOW_VMID = 0.95  #: vmid (V) of the comparisons with a cascode (its headroom below vdd)
+CASCODE_GATES = (1.10, 0.25)  #: (vcn, vcp): the mirrors at ~0.3 V drain-source each (ideal references)
+
+
+def compliance_levels(n: int) -> dict[str, np.ndarray]:
+    """Macro-like reference levels, V - V_ref = +-80 mV, both signs in both groups."""
+    lv = _macro_levels(np.random.default_rng(3), n)
+    sign = np.where((np.arange(n) // 2) % 2, 1.0, -1.0)
+    return {"vref": lv["vref"], "v": lv["vref"] + 0.08 * sign}
+
+
+def part1(model: TimeAccumulatorModel) -> None:
+    d0 = model.design
+    low = replace(d0, vmid=LOW_VMID)
+    n = d0.n_sub * d0.groups
+    lv = compliance_levels(n)
+    cases = [(f"shipped pumps, vmid {d0.vmid} V, dump at vmid", d0, {}),
+             (f"shipped pumps, vmid {d0.vmid} V, dump at V_acc", d0, {"track": True}),
+             (f"shipped pumps, vmid {LOW_VMID} V, dump at vmid", low, {}),
+             (f"shipped pumps, vmid {LOW_VMID} V, dump at V_acc", low, {"track": True}),
+             (f"cascoded mirrors {CASCODE_GATES} V, vmid {LOW_VMID} V, dump at vmid", low, {"cascode": CASCODE_GATES}),
+             (f"half-width switches, vmid {LOW_VMID} V, dump at vmid", low, {"switch_scale": (0.5, 0.5)})]
+    jobs = []
+    for _, d, kw in cases:
+        kw = dict(kw)
+        track = kw.pop("track", False)
+        for va in (d.vmid - DV, d.vmid, d.vmid + DV):
+            jobs.append((PumpStudyVtcTestbench(design=d, n_ch=n, resolve_devices=True, v_acc=va,
+                                               v_dump=va if track else None, **kw), [dict(lv)]))
+    res = run_sweeps(jobs, progress=True)
+    group = np.arange(n) % d0.groups
+    print(f"\npart 1: net charge per channel vs the accumulator level (V - V_ref = +-80 mV; change of the "
+          f"charge at V_acc = vmid -{DV} / +{DV} V, relative to vmid)")
+    print(f"{'circuit':<62s} {'group':>5s} {'|q| at vmid (fC)':>17s} {'-0.2 V':>8s} {'+0.2 V':>8s}")
+    for k, (label, _, _) in enumerate(cases):
+        recs = [res[3 * k + i].records[0] for i in range(3)]
+        if not all(r.ok for r in recs):
+            print(f"{label:<62s} failed: {next(str(r.error)[:200] for r in recs if not r.ok)}")
+            continue
+        q = [np.asarray(r.measures["q"]) for r in recs]
+        for g in range(d0.groups):
+            m = group == g
+            lo, hi = (float(np.mean(q[i][m] / q[1][m] - 1)) for i in (0, 2))
+            print(f"{label if g == 0 else '':<62s} {g:>5d} {1e15 * np.mean(np.abs(q[1][m])):17.2f} "
+                  f"{100 * lo:+7.1f}% {100 * hi:+7.1f}%")
+
+
+def part2(model: TimeAccumulatorModel, n_columns: int) -> None:
+    d0 = model.design
+    n = d0.n_sub * d0.groups
+    rng = np.random.default_rng(5 + COLUMN_SEED_OFFSET + 100)  # held apart from the characterization's columns
+    pts = [dict(_column_levels(rng, d0.n_sub, d0.groups)) for _ in range(n_columns)]
+    # the shipped levels, and the levels lowered by 0.2 V (vmid, vhi) so the source pumps keep their
+    # headroom when their dump node follows the accumulator up
+    designs = [d0, replace(d0, vmid=round(d0.vmid - 0.2, 6), vhi=round(d0.vhi - 0.2, 6))]
+    jobs = []
+    for d in designs:
+        jobs += [(PumpStudyVtcTestbench(design=d, n_ch=n, resolve_devices=True), pts)]
+        jobs += [(PumpStudyColumnTestbench(design=d, n_ch=n, resolve_devices=True, track_dump=t), pts) for t in (False, True)]
+    res = run_sweeps(jobs, progress=True)
+    lsb = model.calibration.section("tdc")["lsb_v"]
+    print(f"\npart 2: {n_columns} whole columns at the macro's levels; V_acc at TDC start against the summed channel "
+          f"charges (each channel measured with the accumulator held at vmid): the residual of a quadratic fit")
+    print(f"{'levels':<26s} {'dump node':<28s} {'V_acc spread (mV)':>18s} {'residual RMS (mV)':>18s} {'(TDC LSB)':>10s}")
+    for k, d in enumerate(designs):
+        vres, shipped, tracked = res[3 * k:3 * k + 3]
+        ok = [i for i in range(n_columns) if vres.records[i].ok and shipped.records[i].ok and tracked.records[i].ok]
+        q = np.array([np.sum(vres.records[i].measures["q"]) for i in ok])
+        for label, r in (("at vmid (shipped)", shipped), ("ideal unity buffer of acc", tracked)):
+            v = np.array([r.records[i].measures["v_acc"] for i in ok])
+            rms = float(np.sqrt(np.mean((v - np.polyval(np.polyfit(q, v, 2), q)) ** 2)))
+            lv = f"vmid {d.vmid} V, vhi {d.vhi} V" if label.startswith("at") else ""
+            print(f"{lv:<26s} {label:<28s} {1e3 * np.ptp(v):18.1f} {1e3 * rms:18.2f} {rms / lsb:10.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--columns", type=int, default=8, help="whole columns of part 2 (default 8)")
+    a = ap.parse_args()
+    if a.columns < 4:
+        ap.error(f"--columns {a.columns}: a quadratic fit needs at least 4 columns")
+    t0 = time.perf_counter()
+    model = TimeAccumulatorModel.load()
+    part1(model)
+    part2(model, a.columns)
+    print(f"\n{time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
