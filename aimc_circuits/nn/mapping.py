@@ -78,15 +78,19 @@ class MappedLayer:
                 rng: np.random.Generator | None = None) -> np.ndarray:
         """P = x_q @ w_q of the patches x (B, K) as float64: 'int8' exact, 'macro' on this layer's tiles."""
         xp, xn = self.codes(x)
-        parts = [(xp, 1.0)] + ([(xn, -1.0)] if xn is not None else [])
         if backend == "int8":
+            parts = [(xp, 1.0)] + ([(xn, -1.0)] if xn is not None else [])
             return sum(sign * (xc.astype(np.float64) @ self.w_q.astype(np.float64)) for xc, sign in parts)
         tiles = self.tiles_for(macro, chip)
-        out = np.zeros((x.shape[0], self.w_q.shape[1]))
+        B = x.shape[0]
+        # a two-pass layer runs both passes through each tile as one batch, the negative parts right
+        # after the positive ones (as the chip would run them back to back)
+        xs = xp if xn is None else np.concatenate([xp, xn])
+        out = np.zeros((B, self.w_q.shape[1]))
         for (r0, r1), row in tiles.items():
             for (c0, c1), tile, rep in row:  # the sum over the row copies, the mean over the column copies
-                for xc, sign in parts:
-                    out[:, c0:c1] += (sign / rep) * tile.vmm(xc[:, r0:r1], rng)
+                y = tile.vmm(xs[:, r0:r1], rng)
+                out[:, c0:c1] += (y if xn is None else y[:B] - y[B:]) / rep
         return out
 
     def replicas(self, macro: Any, r0: int, r1: int) -> int:
