@@ -13,7 +13,11 @@ the residual of a quadratic fit in that sum is what a charge-sum model cannot ex
 crossing order). With the dump node at vmid (the shipped circuit) and driven from the accumulator
 by an ideal unity buffer; at the shipped levels (vmid, vhi) and at both lowered by 0.2 V.
 
-    python scripts/ta_pump_study.py [--columns 8]        # ~9 min on 2 cores from an empty cache
+Part 3: the shipped model's VTC charges against part 2's measured ones (the shipped columns): per
+channel, summed over the column, and the same quadratic fit with the model's charge sums; and the
+measured charges against the same runs at the characterization's simulation setting.
+
+    python scripts/ta_pump_study.py [--columns 16]       # ~14 min on 2 cores from an empty cache
 """
 from __future__ import annotations
 
@@ -28,9 +32,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aimc_circuits.blocks.time_accumulator.pump_single_slope.characterize import (  # noqa: E402
     COLUMN_SEED_OFFSET, _column_levels, _macro_levels)
-from aimc_circuits.blocks.time_accumulator.pump_single_slope.model import TimeAccumulatorModel  # noqa: E402
+from aimc_circuits.blocks.time_accumulator.pump_single_slope.model import TimeAccumulatorModel, vtc_charge  # noqa: E402
 from aimc_circuits.blocks.time_accumulator.pump_single_slope.pump_study import (  # noqa: E402
     PumpStudyColumnTestbench, PumpStudyVtcTestbench)
+from aimc_circuits.blocks.time_accumulator.pump_single_slope.testbench import VtcTestbench  # noqa: E402
 from aimc_circuits.spice.sweep import run_sweeps  # noqa: E402
 
 DV = 0.2  #: V_acc steps around vmid (V)
@@ -81,6 +86,13 @@ def part1(model: TimeAccumulatorModel) -> None:
                   f"{100 * lo:+7.1f}% {100 * hi:+7.1f}%")
 
 
+def quadratic_residuals(q: np.ndarray, v: np.ndarray) -> tuple[float, float]:
+    """RMS residual (V) of v against a quadratic in q: in sample, and each point left out of its fit."""
+    fit = float(np.sqrt(np.mean((v - np.polyval(np.polyfit(q, v, 2), q)) ** 2)))
+    loo = [v[i] - np.polyval(np.polyfit(np.delete(q, i), np.delete(v, i), 2), q[i]) for i in range(len(q))]
+    return fit, float(np.sqrt(np.mean(np.square(loo))))
+
+
 def part2(model: TimeAccumulatorModel, n_columns: int) -> None:
     d0 = model.design
     n = d0.n_sub * d0.groups
@@ -97,21 +109,56 @@ def part2(model: TimeAccumulatorModel, n_columns: int) -> None:
     lsb = model.calibration.section("tdc")["lsb_v"]
     print(f"\npart 2: {n_columns} whole columns at the macro's levels; V_acc at TDC start against the summed channel "
           f"charges (each channel measured with the accumulator held at vmid): the residual of a quadratic fit")
-    print(f"{'levels':<26s} {'dump node':<28s} {'V_acc spread (mV)':>18s} {'residual RMS (mV)':>18s} {'(TDC LSB)':>10s}")
+    print(f"{'levels':<26s} {'dump node':<28s} {'V_acc spread (mV)':>18s} {'residual RMS (mV)':>18s} {'(TDC LSB)':>10s} "
+          f"{'left out (LSB)':>15s}")
     for k, d in enumerate(designs):
         vres, shipped, tracked = res[3 * k:3 * k + 3]
         ok = [i for i in range(n_columns) if vres.records[i].ok and shipped.records[i].ok and tracked.records[i].ok]
         q = np.array([np.sum(vres.records[i].measures["q"]) for i in ok])
         for label, r in (("at vmid (shipped)", shipped), ("ideal unity buffer of acc", tracked)):
             v = np.array([r.records[i].measures["v_acc"] for i in ok])
-            rms = float(np.sqrt(np.mean((v - np.polyval(np.polyfit(q, v, 2), q)) ** 2)))
+            rms, loo = quadratic_residuals(q, v)
             lv = f"vmid {d.vmid} V, vhi {d.vhi} V" if label.startswith("at") else ""
-            print(f"{lv:<26s} {label:<28s} {1e3 * np.ptp(v):18.1f} {1e3 * rms:18.2f} {rms / lsb:10.2f}")
+            print(f"{lv:<26s} {label:<28s} {1e3 * np.ptp(v):18.1f} {1e3 * rms:18.2f} {rms / lsb:10.2f} {loo / lsb:15.2f}")
+    as_characterized = run_sweeps([(VtcTestbench(design=d0, n_ch=n), pts)], progress=True)[0]
+    model_charges(model, res[0], res[1], as_characterized, n_columns)
+
+
+def model_charges(model: TimeAccumulatorModel, vres, shipped, as_characterized, n_columns: int) -> None:
+    """Part 3: the shipped model's VTC charges against the measured ones on part 2's shipped columns,
+    and the same quadratic fit of SPICE's V_acc in the model's charge sums; the measured charges
+    against the same runs at the characterization's setting (library devices, 10 ps, ngspice's
+    default tolerance)."""
+    d = model.design
+    p_vtc = {k: v["value"] for k, v in model.calibration.section("vtc")["params"].items()}
+    c_acc = model.calibration.section("accumulator")["params"]["c_acc"]["value"]
+    lsb = model.calibration.section("tdc")["lsb_v"]
+    group = np.arange(d.n_sub * d.groups) % d.groups
+    ok = [i for i in range(n_columns) if vres.records[i].ok and shipped.records[i].ok and as_characterized.records[i].ok]
+    q_sp = np.array([vres.records[i].measures["q"] for i in ok])
+    q_ch = np.array([as_characterized.records[i].measures["q"] for i in ok])
+    q_md = np.array([vtc_charge(p_vtc, np.asarray(vres.records[i].point["v"]), np.asarray(vres.records[i].point["vref"]),
+                                group, d.vdd) for i in ok])
+    v = np.array([shipped.records[i].measures["v_acc"] for i in ok])
+    print(f"\npart 3: the shipped model's VTC charges on part 2's {len(ok)} shipped columns (vmid {d.vmid} V)")
+    for g in range(d.groups):
+        err = (q_md - q_sp)[:, group == g]
+        print(f"  group {g}: model - SPICE per channel {1e15 * np.sqrt(np.mean(err**2)):.3f} fC RMS "
+              f"({np.sqrt(np.mean(err**2)) / c_acc / lsb:.2f} TDC LSB on C_acc = {1e15 * c_acc:.0f} fF), "
+              f"mean {1e15 * np.mean(err):+.3f} fC")
+    print(f"  the same runs at the characterization's setting: {1e15 * np.sqrt(np.mean((q_ch - q_sp) ** 2)):.3f} fC RMS "
+          f"from these (group 1: {1e15 * np.sqrt(np.mean((q_ch - q_sp)[:, group == 1] ** 2)):.3f} fC)")
+    dsum = (q_md - q_sp).sum(axis=1) / c_acc / lsb
+    print(f"  column sum: model - SPICE {np.sqrt(np.mean(dsum**2)):.2f} TDC LSB RMS (mean {np.mean(dsum):+.2f})")
+    for label, q in (("the measured charges", q_sp.sum(axis=1)), ("the model's charges", q_md.sum(axis=1))):
+        rms, loo = quadratic_residuals(q, v)
+        print(f"  SPICE V_acc, quadratic in the sum of {label}: residual {rms / lsb:.2f} TDC LSB RMS "
+              f"({loo / lsb:.2f} left out)")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--columns", type=int, default=8, help="whole columns of part 2 (default 8)")
+    ap.add_argument("--columns", type=int, default=16, help="whole columns of part 2 (default 16)")
     a = ap.parse_args()
     if a.columns < 4:
         ap.error(f"--columns {a.columns}: a quadratic fit needs at least 4 columns")
