@@ -9,15 +9,19 @@ alternatives are netlist edits for this study: ``pump_study.py``).
 
 Part 2, whole columns (16 VTCs into one C_acc, the macro's levels): the SPICE accumulator voltage
 at TDC start against the sum of the channels' charges measured with the accumulator held at vmid:
-the residual of a quadratic fit in that sum is what a charge-sum model cannot explain (the
-crossing order). With the dump node at vmid (the shipped circuit) and driven from the accumulator
-by an ideal unity buffer; at the shipped levels (vmid, vhi) and at both lowered by 0.2 V.
+the residual of a quadratic fit in that sum (plus a term in the mean V_ref) is what a charge-sum
+model cannot explain (the crossing order, the channels' interaction). With the dump node at vmid
+(the shipped circuit) and driven from the accumulator by an ideal unity buffer; at the shipped
+levels (vmid, vhi) and at both lowered by 0.2 V.
 
 Part 3: the shipped model's VTC charges against part 2's measured ones (the shipped columns): per
 channel, summed over the column, and the same quadratic fit with the model's charge sums; and the
 measured charges against the same runs at the characterization's simulation setting.
 
-    python scripts/ta_pump_study.py [--columns 16]       # ~14 min on 2 cores from an empty cache
+Part 4: the VTC charge model refitted on the characterization's own fit runs with part 2's columns
+added, against the shipped fit, on as many other columns.
+
+    python scripts/ta_pump_study.py [--columns 16]       # ~20 min on 2 cores from an empty cache
 """
 from __future__ import annotations
 
@@ -31,7 +35,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aimc_circuits.blocks.time_accumulator.pump_single_slope.characterize import (  # noqa: E402
-    COLUMN_SEED_OFFSET, _column_levels, _macro_levels)
+    COLUMN_SEED_OFFSET, MACRO_SEED_OFFSET, PROFILES, _column_levels, _macro_levels, _vtc_levels)
+from aimc_circuits.blocks.time_accumulator.pump_single_slope.fit import fit_vtc  # noqa: E402
 from aimc_circuits.blocks.time_accumulator.pump_single_slope.model import TimeAccumulatorModel, vtc_charge  # noqa: E402
 from aimc_circuits.blocks.time_accumulator.pump_single_slope.pump_study import (  # noqa: E402
     PumpStudyColumnTestbench, PumpStudyVtcTestbench)
@@ -86,11 +91,23 @@ def part1(model: TimeAccumulatorModel) -> None:
                   f"{100 * lo:+7.1f}% {100 * hi:+7.1f}%")
 
 
-def quadratic_residuals(q: np.ndarray, v: np.ndarray) -> tuple[float, float]:
-    """RMS residual (V) of v against a quadratic in q: in sample, and each point left out of its fit."""
-    fit = float(np.sqrt(np.mean((v - np.polyval(np.polyfit(q, v, 2), q)) ** 2)))
-    loo = [v[i] - np.polyval(np.polyfit(np.delete(q, i), np.delete(v, i), 2), q[i]) for i in range(len(q))]
-    return fit, float(np.sqrt(np.mean(np.square(loo))))
+def quadratic_residuals(q: np.ndarray, v: np.ndarray, v_c: np.ndarray) -> tuple[float, float]:
+    """RMS residual (V) of v against a quadratic in the charge sum q plus a linear term in the
+    column's mean reference level v_c (the model's accumulator without its order term): in sample,
+    and each column left out of its fit."""
+    a = np.stack([np.ones_like(q), q, q**2, v_c], axis=1)
+
+    def fit(rows):
+        return np.linalg.lstsq(a[rows], v[rows], rcond=None)[0]
+
+    every = np.arange(len(q))
+    in_sample = float(np.sqrt(np.mean((v - a @ fit(every)) ** 2)))
+    loo = [v[i] - a[i] @ fit(np.delete(every, i)) for i in every]
+    return in_sample, float(np.sqrt(np.mean(np.square(loo))))
+
+
+def mean_vref(recs) -> np.ndarray:
+    return np.array([np.mean(r.point["vref"]) for r in recs])
 
 
 def part2(model: TimeAccumulatorModel, n_columns: int) -> None:
@@ -108,7 +125,7 @@ def part2(model: TimeAccumulatorModel, n_columns: int) -> None:
     res = run_sweeps(jobs, progress=True)
     lsb = model.calibration.section("tdc")["lsb_v"]
     print(f"\npart 2: {n_columns} whole columns at the macro's levels; V_acc at TDC start against the summed channel "
-          f"charges (each channel measured with the accumulator held at vmid): the residual of a quadratic fit")
+          f"charges (each channel measured with the accumulator held at vmid): the residual of a quadratic fit (plus a term in the mean V_ref)")
     print(f"{'levels':<26s} {'dump node':<28s} {'V_acc spread (mV)':>18s} {'residual RMS (mV)':>18s} {'(TDC LSB)':>10s} "
           f"{'left out (LSB)':>15s}")
     for k, d in enumerate(designs):
@@ -117,11 +134,12 @@ def part2(model: TimeAccumulatorModel, n_columns: int) -> None:
         q = np.array([np.sum(vres.records[i].measures["q"]) for i in ok])
         for label, r in (("at vmid (shipped)", shipped), ("ideal unity buffer of acc", tracked)):
             v = np.array([r.records[i].measures["v_acc"] for i in ok])
-            rms, loo = quadratic_residuals(q, v)
+            rms, loo = quadratic_residuals(q, v, mean_vref([vres.records[i] for i in ok]))
             lv = f"vmid {d.vmid} V, vhi {d.vhi} V" if label.startswith("at") else ""
             print(f"{lv:<26s} {label:<28s} {1e3 * np.ptp(v):18.1f} {1e3 * rms:18.2f} {rms / lsb:10.2f} {loo / lsb:15.2f}")
     as_characterized = run_sweeps([(VtcTestbench(design=d0, n_ch=n), pts)], progress=True)[0]
     model_charges(model, res[0], res[1], as_characterized, n_columns)
+    refit(model, res[0], n_columns)
 
 
 def model_charges(model: TimeAccumulatorModel, vres, shipped, as_characterized, n_columns: int) -> None:
@@ -150,10 +168,59 @@ def model_charges(model: TimeAccumulatorModel, vres, shipped, as_characterized, 
           f"from these (group 1: {1e15 * np.sqrt(np.mean((q_ch - q_sp)[:, group == 1] ** 2)):.3f} fC)")
     dsum = (q_md - q_sp).sum(axis=1) / c_acc / lsb
     print(f"  column sum: model - SPICE {np.sqrt(np.mean(dsum**2)):.2f} TDC LSB RMS (mean {np.mean(dsum):+.2f})")
+    vc = mean_vref([vres.records[i] for i in ok])
     for label, q in (("the measured charges", q_sp.sum(axis=1)), ("the model's charges", q_md.sum(axis=1))):
-        rms, loo = quadratic_residuals(q, v)
+        rms, loo = quadratic_residuals(q, v, vc)
         print(f"  SPICE V_acc, quadratic in the sum of {label}: residual {rms / lsb:.2f} TDC LSB RMS "
               f"({loo / lsb:.2f} left out)")
+
+
+def refit(model: TimeAccumulatorModel, vres, n_columns: int) -> None:
+    """Part 4: the VTC charge model refitted on the characterization's own fit runs (fast profile:
+    the same level sets, resolved devices) with part 2's columns added, against the shipped fit, on
+    `n_columns` other columns (VTC charges and whole-column V_acc)."""
+    d = model.design
+    n = d.n_sub * d.groups
+    group = np.arange(n) % d.groups
+    prof = PROFILES["fast"]
+    seed = model.calibration.section("provenance")["random_seed"]
+    rng = np.random.default_rng(seed)  # the characterization's level sets, drawn in its order
+    nominal = [_vtc_levels(rng, n) for _ in range(sum(prof.vtc_runs))]
+    mrng = np.random.default_rng(seed + MACRO_SEED_OFFSET)
+    macro = [_macro_levels(mrng, n) for _ in range(sum(prof.vtc_macro_runs))]
+    hrng = np.random.default_rng(seed + COLUMN_SEED_OFFSET + 200)
+    others = [dict(_column_levels(hrng, d.n_sub, d.groups)) for _ in range(n_columns)]
+    own, ovtc, ocol = run_sweeps([(VtcTestbench(design=d, n_ch=n, resolve_devices=True), [dict(x) for x in nominal + macro]),
+                                  (PumpStudyVtcTestbench(design=d, n_ch=n, resolve_devices=True), others),
+                                  (PumpStudyColumnTestbench(design=d, n_ch=n, resolve_devices=True), others)], progress=True)
+    (nf, nh), (mf, _) = prof.vtc_runs, prof.vtc_macro_runs
+    fit_recs = own.records[:nf] + own.records[nf + nh:nf + nh + mf]
+
+    def stack(recs):
+        recs = [r for r in recs if r.ok]
+        return (np.concatenate([r.point["v"] for r in recs]), np.concatenate([r.point["vref"] for r in recs]),
+                np.concatenate([group] * len(recs)), np.concatenate([r.measures["q"] for r in recs]))
+
+    fits = {"shipped": {k: v["value"] for k, v in model.calibration.section("vtc")["params"].items()},
+            "refitted, part 2's columns added": {k: v["value"] for k, v in fit_vtc(
+                *(np.concatenate(a) for a in zip(stack(fit_recs), stack(vres.records))), d.vdd)["params"].items()}}
+    ok = [i for i in range(n_columns) if ovtc.records[i].ok and ocol.records[i].ok]
+    v_acc = np.array([ocol.records[i].measures["v_acc"] for i in ok])
+    vc = mean_vref([ovtc.records[i] for i in ok])
+    lsb = model.calibration.section("tdc")["lsb_v"]
+    print(f"\npart 4: the VTC model refitted with part 2's columns added, on {len(ok)} other columns")
+    print(f"{'VTC charge model':<34s} {'group-1 charge error (fC RMS, mean)':>36s} {'V_acc quadratic residual (LSB)':>31s}")
+    for label, p in fits.items():
+        vv, vr, gg, q = stack([ovtc.records[i] for i in ok])
+        e = (vtc_charge(p, vv, vr, gg, d.vdd) - q)[gg == 1]
+        sums = np.array([vtc_charge(p, np.asarray(ovtc.records[i].point["v"]), np.asarray(ovtc.records[i].point["vref"]),
+                                    group, d.vdd).sum() for i in ok])
+        fit_r, loo = quadratic_residuals(sums, v_acc, vc)
+        print(f"{label:<34s} {1e15 * np.sqrt(np.mean(e**2)):25.3f} ({1e15 * np.mean(e):+.3f}) "
+              f"{fit_r / lsb:20.2f} / {loo / lsb:.2f} left out")
+    exact = np.array([ovtc.records[i].measures["q"].sum() for i in ok])
+    fit_r, loo = quadratic_residuals(exact, v_acc, vc)
+    print(f"{'(the exact charges)':<34s} {'':>36s} {fit_r / lsb:20.2f} / {loo / lsb:.2f} left out")
 
 
 def main() -> None:
