@@ -21,7 +21,11 @@ measured charges against the same runs at the characterization's simulation sett
 Part 4: the VTC charge model refitted on the characterization's own fit runs with part 2's columns
 added, against the shipped fit, on as many other columns.
 
-    python scripts/ta_pump_study.py [--columns 16]       # ~20 min on 2 cores from an empty cache
+Part 5: what couples the channels: two probe channels among others crossing the ramp apart or
+together with them, with the column's bias cell and ramp generator shared (as shipped) or copied
+per channel.
+
+    python scripts/ta_pump_study.py [--columns 16]       # ~25 min on 2 cores from an empty cache
 """
 from __future__ import annotations
 
@@ -39,7 +43,7 @@ from aimc_circuits.blocks.time_accumulator.pump_single_slope.characterize import
 from aimc_circuits.blocks.time_accumulator.pump_single_slope.fit import fit_vtc  # noqa: E402
 from aimc_circuits.blocks.time_accumulator.pump_single_slope.model import TimeAccumulatorModel, vtc_charge  # noqa: E402
 from aimc_circuits.blocks.time_accumulator.pump_single_slope.pump_study import (  # noqa: E402
-    PumpStudyColumnTestbench, PumpStudyVtcTestbench)
+    SHARES, PumpStudyColumnTestbench, PumpStudyVtcTestbench)
 from aimc_circuits.blocks.time_accumulator.pump_single_slope.testbench import VtcTestbench  # noqa: E402
 from aimc_circuits.spice.sweep import run_sweeps  # noqa: E402
 
@@ -223,6 +227,35 @@ def refit(model: TimeAccumulatorModel, vres, n_columns: int) -> None:
     print(f"{'(the exact charges)':<34s} {'':>36s} {fit_r / lsb:20.2f} / {loo / lsb:.2f} left out")
 
 
+def interaction(model: TimeAccumulatorModel, contexts: int = 3) -> None:
+    """Part 5: two probe channels (group 0 and group 1, V_ref 1.5 V, V = V_ref -+ 18 mV) among 14
+    others that cross the ramp apart (V_ref 1.1..1.7 V) or together with them (V_ref 1.5 V +- 10 mV),
+    `contexts` random draws each; the channels sharing the column's bias cell and ramp generator (as
+    shipped) or each on its own copy of one or both."""
+    d = model.design
+    n = d.n_sub * d.groups
+    rng = np.random.default_rng(17)
+    sets = {}
+    for kind in ("apart", "together"):
+        sets[kind] = []
+        for _ in range(contexts):
+            vref = rng.uniform(1.1, 1.7, n) if kind == "apart" else 1.5 + rng.normal(0.0, 0.01, n)
+            v = vref + rng.normal(0.0, 0.018, n)
+            vref[:2], v[:2] = 1.5, (1.5 - 0.018, 1.5 + 0.018)
+            sets[kind].append({"v": v, "vref": vref})
+    jobs = [(PumpStudyVtcTestbench(design=d, n_ch=n, resolve_devices=True, share=sh), sets["apart"] + sets["together"])
+            for sh in SHARES]
+    res = run_sweeps(jobs, progress=True)
+    print(f"\npart 5: the probe channels' charge among others crossing apart / together ({contexts} draws each)")
+    print(f"{'the channels share':<20s} {'probe':>6s} {'apart (fC)':>11s} {'together (fC)':>14s} {'together - apart':>17s}")
+    for sh, r in zip(SHARES, res):
+        q = np.array([rec.measures["q"][:2] if rec.ok else [np.nan, np.nan] for rec in r.records])
+        for k, g in enumerate(("g0", "g1")):
+            qa, qt = q[:contexts, k], q[contexts:, k]
+            print(f"{sh if k == 0 else '':<20s} {g:>6s} {1e15 * np.mean(qa):11.3f} {1e15 * np.mean(qt):14.3f} "
+                  f"{1e15 * (np.mean(qt) - np.mean(qa)):+17.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--columns", type=int, default=16, help="whole columns of part 2 (default 16)")
@@ -233,6 +266,7 @@ def main() -> None:
     model = TimeAccumulatorModel.load()
     part1(model)
     part2(model, a.columns)
+    interaction(model)
     print(f"\n{time.perf_counter() - t0:.0f} s")
 
 

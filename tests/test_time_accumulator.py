@@ -402,10 +402,19 @@ def test_pump_study_decks_make_the_stated_edits():
     assert re.findall(r"^vdum vdum 0 (\S+)$", b, re.M) == ["0.8"]
     col = PumpStudyColumnTestbench(track_dump=True).body({})
     assert re.search(r"^evdum vdum 0 acc 0 1$", col, re.M) and not re.search(r"^vdum vdum", col, re.M)
+    # isolation: each channel on its own bias cell and / or ramp generator
+    for share, n_bias, n_ramp, line in (("ramp", 17, 1, "xv5 v5 vref5 ramp acc5 vdum vbn5 vbp5 "),
+                                        ("bias", 1, 17, "xv5 v5 vref5 ramp5 acc5 vdum vbn vbp "),
+                                        ("none", 17, 17, "xv5 v5 vref5 ramp5 acc5 vdum vbn5 vbp5 ")):
+        b = PumpStudyVtcTestbench(share=share).body({})
+        assert len(re.findall(r" aimc_ta_bias i0=", b)) == n_bias and len(re.findall(r" aimc_ta_ramp mr=", b)) == n_ramp
+        assert line in b, share
+    assert "xr5 ramp5 rstb run vbn5 " in PumpStudyVtcTestbench(share="none").body({})
 
 
 @pytest.mark.parametrize("kw, match", [({"v_acc": 2.5}, "v_acc=2.5"), ({"v_dump": 0.0}, "v_dump=0.0"),
-                                       ({"cascode": (1.1,)}, "cascode="), ({"switch_scale": (0.0, 1.0)}, "switch_scale=")])
+                                       ({"cascode": (1.1,)}, "cascode="), ({"switch_scale": (0.0, 1.0)}, "switch_scale="),
+                                       ({"share": "ramps"}, "share='ramps'; allowed: both, ramp, bias, none")])
 def test_pump_study_refuses_bad_settings(kw, match):
     from aimc_circuits.blocks.time_accumulator.pump_single_slope.pump_study import PumpStudyVtcTestbench
     with pytest.raises(ParameterError, match=re.escape(match)):
@@ -438,3 +447,22 @@ def test_dump_node_not_the_mirrors_makes_the_charge_depend_on_the_accumulator(fr
                                    - 1))) for k in range(len(cases))]
     shipped, tracked, cascoded = change
     assert shipped > 0.05 and tracked < shipped / 3 and cascoded > 0.05, change
+
+
+@pytest.mark.slow
+def test_channels_couple_through_the_shared_bias_and_ramp_only(fresh_cache):
+    """SPICE (resolved, tt): a group-1 probe channel's charge moves by more than 0.5 fC when the
+    column's other channels cross the ramp together with it instead of apart, and by less than
+    0.05 fC when every channel has its own bias cell and ramp generator."""
+    from aimc_circuits.blocks.time_accumulator.pump_single_slope.pump_study import PumpStudyVtcTestbench
+    rng = np.random.default_rng(3)
+    pts = []
+    for apart in (True, False):
+        vref = rng.uniform(1.1, 1.7, 16) if apart else 1.5 + rng.normal(0.0, 0.01, 16)
+        v = vref + rng.normal(0.0, 0.018, 16)
+        vref[1], v[1] = 1.5, 1.518
+        pts.append({"v": v, "vref": vref})
+    res = run_sweeps([(PumpStudyVtcTestbench(resolve_devices=True, share=share), pts) for share in ("both", "none")])
+    assert all(rec.ok for r in res for rec in r.records)
+    moves = [r.records[1].measures["q"][1] - r.records[0].measures["q"][1] for r in res]
+    assert abs(moves[0]) > 0.5e-15 and abs(moves[1]) < 0.05e-15, moves

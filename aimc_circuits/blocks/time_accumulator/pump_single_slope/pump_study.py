@@ -33,7 +33,7 @@ from ....errors import ParameterError
 from ....paths import netlist_path
 from .testbench import AccumulatorTestbench, VtcTestbench
 
-__all__ = ["PumpStudyVtcTestbench", "PumpStudyColumnTestbench", "pump_netlist"]
+__all__ = ["PumpStudyVtcTestbench", "PumpStudyColumnTestbench", "pump_netlist", "SHARES"]
 
 #: the shipped VTC's pump devices (netlists/time_accumulator.sp), as the study edits them
 _SINK = "xsn ns vbn vss vss sky130_fd_pr__nfet_01v8 w={wcn} l={lcn} mult={mg} m={mg}"
@@ -94,6 +94,35 @@ def _check(tb: Any) -> None:
         raise ParameterError(f"switch_scale={tb.switch_scale!r} must be two width factors in (0, 4]")
 
 
+SHARES = ("both", "ramp", "bias", "none")  #: which of the column's ramp and bias lines the channels share
+
+
+def _isolate(body: str, share: str, n_ch: int) -> str:
+    """`body` with each channel on its own copy of the column's bias cell and/or ramp generator
+    (share: what stays shared, :data:`SHARES`), so that the channels meet only on ideal sources
+    (supply, controls, references) and on what `share` keeps."""
+    if share == "both":
+        return body
+    bias = re.search(r"^xb vbn vbp vdd 0 aimc_ta_bias .*$", body, re.M)
+    ramp = re.search(r"^xr ramp rstb run vbn vdd 0 aimc_ta_ramp .*$", body, re.M)
+    if bias is None or ramp is None:
+        raise RuntimeError("the VTC testbench's bias or ramp instance was not found")
+    own_bias, own_ramp = share in ("ramp", "none"), share in ("bias", "none")
+    lines = ["* the study's isolation: each channel's own bias cell and/or ramp generator"]
+    for i in range(n_ch):
+        bn, bp = (f"vbn{i}", f"vbp{i}") if own_bias else ("vbn", "vbp")
+        rp = f"ramp{i}" if own_ramp else "ramp"
+        if own_bias:
+            lines.append(bias.group(0).replace("xb vbn vbp", f"xb{i} {bn} {bp}", 1))
+        if own_ramp:
+            lines.append(ramp.group(0).replace("xr ramp rstb run vbn", f"xr{i} {rp} rstb run {bn}", 1))
+        body, k = re.subn(rf"^(xv{i} v{i} vref{i}) ramp (acc{i} vdum) vbn vbp ", rf"\g<1> {rp} \g<2> {bn} {bp} ", body,
+                          flags=re.M)
+        if k != 1:
+            raise RuntimeError(f"channel {i}'s VTC instance was not found")
+    return body + "\n".join(lines) + "\n"
+
+
 @dataclass(frozen=True)
 class PumpStudyVtcTestbench(VtcTestbench):
     """:class:`VtcTestbench` with the accumulator nodes at ``v_acc`` and the dump node at ``v_dump``
@@ -106,13 +135,16 @@ class PumpStudyVtcTestbench(VtcTestbench):
     v_dump: float | None = None
     cascode: tuple[float, float] | None = None
     switch_scale: tuple[float, float] = (1.0, 1.0)
+    share: str = "both"  #: which of the column's ramp and bias lines the channels share (SHARES)
 
     def __post_init__(self):
         _check(self)
+        if self.share not in SHARES:
+            raise ParameterError(f"share={self.share!r}; allowed: {', '.join(SHARES)}")
 
     def body(self, s):
         d = self.design
-        b = super().body(s)
+        b = _isolate(super().body(s), self.share, self.n_ch)
         b = re.sub(r"^(vacc\d+ acc\d+ 0) \S+$", rf"\g<1> {d.vmid if self.v_acc is None else self.v_acc}", b, flags=re.M)
         b = re.sub(r"^vdum vdum 0 \S+$", f"vdum vdum 0 {d.vmid if self.v_dump is None else self.v_dump}", b, flags=re.M)
         return _edit(self, b)
