@@ -23,7 +23,7 @@ added, against the shipped fit, on as many other columns.
 
 Part 5: what couples the channels: two probe channels among others crossing the ramp apart or
 together with them, with the column's bias cell and ramp generator shared (as shipped) or copied
-per channel.
+per channel, and shared with a MIM decoupling capacitor on each bias line.
 
     python scripts/ta_pump_study.py [--columns 16]       # ~25 min on 2 cores from an empty cache
 """
@@ -49,7 +49,8 @@ from aimc_circuits.spice.sweep import run_sweeps  # noqa: E402
 
 DV = 0.2  #: V_acc steps around vmid (V)
 LOW_VMID = 0.95  #: vmid (V) of the comparisons with a cascode (its headroom below vdd)
-CASCODE_GATES = (1.10, 0.25)  #: (vcn, vcp): the mirrors at ~0.3 V drain-source each (ideal references)
+CASCODE_GATES = (1.10, 0.25)
+DECAP_UM = 30.0  #: part 5's bias decoupling: a MIM capacitor of this side (~1.8 pF) on each bias line  #: (vcn, vcp): the mirrors at ~0.3 V drain-source each (ideal references)
 
 
 def compliance_levels(n: int) -> dict[str, np.ndarray]:
@@ -243,16 +244,17 @@ def interaction(model: TimeAccumulatorModel, contexts: int = 3) -> None:
             v = vref + rng.normal(0.0, 0.018, n)
             vref[:2], v[:2] = 1.5, (1.5 - 0.018, 1.5 + 0.018)
             sets[kind].append({"v": v, "vref": vref})
-    jobs = [(PumpStudyVtcTestbench(design=d, n_ch=n, resolve_devices=True, share=sh), sets["apart"] + sets["together"])
-            for sh in SHARES]
+    cases = [(sh, {"share": sh}) for sh in SHARES] + [(f"both, {DECAP_UM:g} um MIM on vbn, vbp", {"bias_decap_um": DECAP_UM})]
+    jobs = [(PumpStudyVtcTestbench(design=d, n_ch=n, resolve_devices=True, **kw), sets["apart"] + sets["together"])
+            for _, kw in cases]
     res = run_sweeps(jobs, progress=True)
     print(f"\npart 5: the probe channels' charge among others crossing apart / together ({contexts} draws each)")
-    print(f"{'the channels share':<20s} {'probe':>6s} {'apart (fC)':>11s} {'together (fC)':>14s} {'together - apart':>17s}")
-    for sh, r in zip(SHARES, res):
+    print(f"{'the channels share':<32s} {'probe':>6s} {'apart (fC)':>11s} {'together (fC)':>14s} {'together - apart':>17s}")
+    for (sh, _), r in zip(cases, res):
         q = np.array([rec.measures["q"][:2] if rec.ok else [np.nan, np.nan] for rec in r.records])
         for k, g in enumerate(("g0", "g1")):
             qa, qt = q[:contexts, k], q[contexts:, k]
-            print(f"{sh if k == 0 else '':<20s} {g:>6s} {1e15 * np.mean(qa):11.3f} {1e15 * np.mean(qt):14.3f} "
+            print(f"{sh if k == 0 else '':<32s} {g:>6s} {1e15 * np.mean(qa):11.3f} {1e15 * np.mean(qt):14.3f} "
                   f"{1e15 * (np.mean(qt) - np.mean(qa)):+17.3f}")
 
 

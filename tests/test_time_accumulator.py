@@ -410,11 +410,15 @@ def test_pump_study_decks_make_the_stated_edits():
         assert len(re.findall(r" aimc_ta_bias i0=", b)) == n_bias and len(re.findall(r" aimc_ta_ramp mr=", b)) == n_ramp
         assert line in b, share
     assert "xr5 ramp5 rstb run vbn5 " in PumpStudyVtcTestbench(share="none").body({})
+    b = PumpStudyVtcTestbench(bias_decap_um=30.0).body({})
+    assert re.search(r"^xdcn vbn 0 sky130_fd_pr__cap_mim_m3_1 w=30 l=30$", b, re.M)
+    assert re.search(r"^xdcp vbp vdd sky130_fd_pr__cap_mim_m3_1 w=30 l=30$", b, re.M)
 
 
 @pytest.mark.parametrize("kw, match", [({"v_acc": 2.5}, "v_acc=2.5"), ({"v_dump": 0.0}, "v_dump=0.0"),
                                        ({"cascode": (1.1,)}, "cascode="), ({"switch_scale": (0.0, 1.0)}, "switch_scale="),
-                                       ({"share": "ramps"}, "share='ramps'; allowed: both, ramp, bias, none")])
+                                       ({"share": "ramps"}, "share='ramps'; allowed: both, ramp, bias, none"),
+                                       ({"share": "none", "bias_decap_um": 30.0}, "bias_decap_um=30.0")])
 def test_pump_study_refuses_bad_settings(kw, match):
     from aimc_circuits.blocks.time_accumulator.pump_single_slope.pump_study import PumpStudyVtcTestbench
     with pytest.raises(ParameterError, match=re.escape(match)):

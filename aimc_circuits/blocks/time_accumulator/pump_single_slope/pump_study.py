@@ -136,15 +136,23 @@ class PumpStudyVtcTestbench(VtcTestbench):
     cascode: tuple[float, float] | None = None
     switch_scale: tuple[float, float] = (1.0, 1.0)
     share: str = "both"  #: which of the column's ramp and bias lines the channels share (SHARES)
+    bias_decap_um: float = 0.0  #: side (um) of a MIM decoupling capacitor on each shared bias line (0: none)
 
     def __post_init__(self):
         _check(self)
         if self.share not in SHARES:
             raise ParameterError(f"share={self.share!r}; allowed: {', '.join(SHARES)}")
+        if not 0.0 <= self.bias_decap_um <= 100.0 or (self.bias_decap_um and self.share != "both"):
+            raise ParameterError(f"bias_decap_um={self.bias_decap_um!r} must be a MIM side in 0..100 um, on the "
+                                 "shared bias lines (share='both')")
 
     def body(self, s):
         d = self.design
         b = _isolate(super().body(s), self.share, self.n_ch)
+        if self.bias_decap_um:  # vbn to ground, vbp to the supply: the lines' references
+            w = f"{self.bias_decap_um:.6g}"
+            b += (f"* the study's bias decoupling: a MIM capacitor on each bias line\n"
+                  f"xdcn vbn 0 sky130_fd_pr__cap_mim_m3_1 w={w} l={w}\nxdcp vbp vdd sky130_fd_pr__cap_mim_m3_1 w={w} l={w}\n")
         b = re.sub(r"^(vacc\d+ acc\d+ 0) \S+$", rf"\g<1> {d.vmid if self.v_acc is None else self.v_acc}", b, flags=re.M)
         b = re.sub(r"^vdum vdum 0 \S+$", f"vdum vdum 0 {d.vmid if self.v_dump is None else self.v_dump}", b, flags=re.M)
         return _edit(self, b)
