@@ -186,4 +186,7 @@ def test_recorded_corner_metrics_are_reproduced(corner, temperature_c, vdd):
     want = next(r for r in rows if (r["corner"], r["temperature_c"], r.get("vdd", 1.8)) == (corner, temperature_c, vdd))
     got = cm.metrics_row(corner, temperature_c, vdd=vdd)
     for k in cm.FIELDS:
-        assert got[k] == pytest.approx(want[k], rel=1e-6, abs=1e-9), k
+        # the mean error is a small difference of large sums: on another CPU the BLAS matmuls round
+        # differently in float32 (measured 1.3e-6 LSB between two x86 CPUs), so it is held in LSB
+        tol = {"abs": 1e-4} if k == "mean_error_lsb" else {"rel": 1e-6, "abs": 1e-9}
+        assert got[k] == pytest.approx(want[k], **tol), k

@@ -331,7 +331,8 @@ class Macro:
              codes: bool = True, column_copies: int = 1) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """The analog chain for every vector, in chunks of ``config.chunk_vectors`` (default CHUNK)
         vectors on the runner's threads; the noise from one seed drawn from rng (None: noise off),
-        the same whatever the chunking and the thread count. ro None: (continuous
+        the same whatever the chunking and the thread count (the matmuls' float32 rounding may
+        depend on the chunk's rows on some BLAS builds). ro None: (continuous
         TDC code, None, None); else (y, code, saturated) of the digital readout (code and
         saturated None if not codes). column_copies c (not with codes): y is (B, J / c), the mean of
         the c copies j, j + J / c, ... of each column."""
