@@ -34,6 +34,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,8 +50,9 @@ from aimc_circuits.spice.sweep import run_sweeps  # noqa: E402
 
 DV = 0.2  #: V_acc steps around vmid (V)
 LOW_VMID = 0.95  #: vmid (V) of the comparisons with a cascode (its headroom below vdd)
-CASCODE_GATES = (1.10, 0.25)
-DECAP_UM = 30.0  #: part 5's bias decoupling: a MIM capacitor of this side (~1.8 pF) on each bias line  #: (vcn, vcp): the mirrors at ~0.3 V drain-source each (ideal references)
+CASCODE_GATES = (1.10, 0.25)  #: (vcn, vcp): the mirrors at ~0.3 V drain-source each (ideal references)
+DECAP_UM = 30.0  #: part 5's bias decoupling: a MIM capacitor of this side (~1.8 pF) on each bias line
+MIN_COLUMNS = 6  #: a 4-term fit with each column left out needs at least 5 others
 
 
 def compliance_levels(n: int) -> dict[str, np.ndarray]:
@@ -105,6 +107,8 @@ def quadratic_residuals(q: np.ndarray, v: np.ndarray, v_c: np.ndarray) -> tuple[
     def fit(rows):
         return np.linalg.lstsq(a[rows], v[rows], rcond=None)[0]
 
+    if len(q) < MIN_COLUMNS:
+        return float("nan"), float("nan")  # too few columns simulated (the sweeps report the failed ones)
     every = np.arange(len(q))
     in_sample = float(np.sqrt(np.mean((v - a @ fit(every)) ** 2)))
     loo = [v[i] - a[i] @ fit(np.delete(every, i)) for i in every]
@@ -115,7 +119,8 @@ def mean_vref(recs) -> np.ndarray:
     return np.array([np.mean(r.point["vref"]) for r in recs])
 
 
-def part2(model: TimeAccumulatorModel, n_columns: int) -> None:
+def part2(model: TimeAccumulatorModel, n_columns: int) -> tuple[list[dict], Any, Any]:
+    """Part 2; returns its column levels and the shipped design's VTC and column sweeps (parts 3, 4)."""
     d0 = model.design
     n = d0.n_sub * d0.groups
     rng = np.random.default_rng(5 + COLUMN_SEED_OFFSET + 100)  # held apart from the characterization's columns
@@ -142,17 +147,16 @@ def part2(model: TimeAccumulatorModel, n_columns: int) -> None:
             rms, loo = quadratic_residuals(q, v, mean_vref([vres.records[i] for i in ok]))
             lv = f"vmid {d.vmid} V, vhi {d.vhi} V" if label.startswith("at") else ""
             print(f"{lv:<26s} {label:<28s} {1e3 * np.ptp(v):18.1f} {1e3 * rms:18.2f} {rms / lsb:10.2f} {loo / lsb:15.2f}")
-    as_characterized = run_sweeps([(VtcTestbench(design=d0, n_ch=n), pts)], progress=True)[0]
-    model_charges(model, res[0], res[1], as_characterized, n_columns)
-    refit(model, res[0], n_columns)
+    return pts, res[0], res[1]
 
 
-def model_charges(model: TimeAccumulatorModel, vres, shipped, as_characterized, n_columns: int) -> None:
+def model_charges(model: TimeAccumulatorModel, pts: list[dict], vres, shipped, n_columns: int) -> None:
     """Part 3: the shipped model's VTC charges against the measured ones on part 2's shipped columns,
     and the same quadratic fit of SPICE's V_acc in the model's charge sums; the measured charges
     against the same runs at the characterization's setting (library devices, 10 ps, ngspice's
     default tolerance)."""
     d = model.design
+    as_characterized = run_sweeps([(VtcTestbench(design=d, n_ch=d.n_sub * d.groups), pts)], progress=True)[0]
     p_vtc = {k: v["value"] for k, v in model.calibration.section("vtc")["params"].items()}
     c_acc = model.calibration.section("accumulator")["params"]["c_acc"]["value"]
     lsb = model.calibration.section("tdc")["lsb_v"]
@@ -262,12 +266,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--columns", type=int, default=16, help="whole columns of part 2 (default 16)")
     a = ap.parse_args()
-    if a.columns < 4:
-        ap.error(f"--columns {a.columns}: a quadratic fit needs at least 4 columns")
+    if a.columns < MIN_COLUMNS:
+        ap.error(f"--columns {a.columns}: allowed {MIN_COLUMNS} or more (a 4-term fit with each column left out)")
     t0 = time.perf_counter()
     model = TimeAccumulatorModel.load()
     part1(model)
-    part2(model, a.columns)
+    pts, vres, shipped = part2(model, a.columns)
+    model_charges(model, pts, vres, shipped, a.columns)
+    refit(model, vres, a.columns)
     interaction(model)
     print(f"\n{time.perf_counter() - t0:.0f} s")
 

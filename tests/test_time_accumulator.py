@@ -417,6 +417,7 @@ def test_pump_study_decks_make_the_stated_edits():
 
 @pytest.mark.parametrize("kw, match", [({"v_acc": 2.5}, "v_acc=2.5"), ({"v_dump": 0.0}, "v_dump=0.0"),
                                        ({"cascode": (1.1,)}, "cascode="), ({"switch_scale": (0.0, 1.0)}, "switch_scale="),
+                                       ({"switch_scale": (0.25, 1.0)}, "switch_scale=(0.25, 1.0) must be two width factors (nfet, pfet) in 0.5..4"),
                                        ({"share": "ramps"}, "share='ramps'; allowed: both, ramp, bias, none"),
                                        ({"share": "none", "bias_decap_um": 30.0}, "bias_decap_um=30.0")])
 def test_pump_study_refuses_bad_settings(kw, match):

@@ -17,7 +17,10 @@ this study only:
 * ``cascode=(vcn, vcp)``: a cascode device between each mirror and its switches, its gate on an
   ideal reference (vcn for the nfet sink, vcp for the pfet source). This raises the output
   resistance of the sources by the cascode's gain;
-* ``switch_scale=(kn, kp)``: the steering switches' widths scaled by kn (nfet) and kp (pfet).
+* ``switch_scale=(kn, kp)``: the steering switches' widths scaled by kn (nfet) and kp (pfet);
+* ``share``: which of the column's ramp generator and bias cell the channels share (``both``, as
+  shipped; ``ramp``, ``bias``, ``none``: the others copied per channel), to find what couples them;
+* ``bias_decap_um``: a MIM decoupling capacitor of that side on each shared bias line.
 
 :class:`PumpStudyColumnTestbench` is the whole column of :class:`AccumulatorTestbench`. With
 ``track_dump`` it drives the dump node from the accumulator through an ideal unity buffer (a
@@ -45,19 +48,22 @@ _HEADER = ".subckt aimc_ta_vtc v vref ramp acc vdum vbn vbp vdd vss mg=1"
 #: (benchmarks/ta_step_tolerance.py), against 20.8 ps / 423 uV for the characterization's 10 ps at the
 #: default tolerance: the study compares charges of a few fC
 STUDY_TSTEP, STUDY_OPTIONS = 50e-12, "klu reltol=1e-5"
-CASCODE_W_L = (2.0, 4.0, 0.5)  #: the study's cascode devices: nfet width, pfet width, length (um), per unit
+CASCODE_W_L = (2.0, 4.0, 0.5)
+SWITCH_W_UM = (0.84, 2.52)  #: the shipped steering switches' widths per unit of group weight (nfet, pfet)
+MIN_WIDTH_UM = 0.42  #: sky130's minimum transistor width  #: the study's cascode devices: nfet width, pfet width, length (um), per unit
 
 
 def pump_netlist(cascode: bool, switch_scale: tuple[float, float]) -> str:
     """The shipped time-accumulator netlist with the study's edits of the VTC's pumps: cascode
     devices (gates on the added ports vcn, vcp) and scaled steering-switch widths."""
     text = netlist_path("time_accumulator").read_text()
-    for piece in (_SINK, _SOURCE, _HEADER, *_SWITCHES_N, *_SWITCHES_P):
+    widths = tuple(f"w={{{w}*mg}} l=0.15" for w in SWITCH_W_UM)
+    for piece in (_SINK, _SOURCE, _HEADER, *_SWITCHES_N, *_SWITCHES_P, *widths):
         if piece not in text:
             raise RuntimeError(f"the study's netlist edit no longer matches netlists/time_accumulator.sp: {piece!r}")
-    kn, kp = switch_scale
-    text = text.replace("w={0.84*mg} l=0.15", f"w={{{0.84 * kn:.6g}*mg}} l=0.15")
-    text = text.replace("w={2.52*mg} l=0.15", f"w={{{2.52 * kp:.6g}*mg}} l=0.15")
+    (wn0, wp0), (kn, kp) = SWITCH_W_UM, switch_scale
+    text = text.replace(f"w={{{wn0}*mg}} l=0.15", f"w={{{wn0 * kn:.6g}*mg}} l=0.15")
+    text = text.replace(f"w={{{wp0}*mg}} l=0.15", f"w={{{wp0 * kp:.6g}*mg}} l=0.15")
     if cascode:
         wn, wp, lk = CASCODE_W_L
         for old in _SWITCHES_N:
@@ -90,8 +96,11 @@ def _check(tb: Any) -> None:
             raise ParameterError(f"{name}={v} V must be within 0..{vdd} V (or None: vmid)")
     if tb.cascode is not None and not (len(tb.cascode) == 2 and all(0.0 < v < vdd for v in tb.cascode)):
         raise ParameterError(f"cascode={tb.cascode!r} must be (vcn, vcp) gate levels within 0..{vdd} V, or None")
-    if not (len(tb.switch_scale) == 2 and all(0.0 < k <= 4.0 for k in tb.switch_scale)):
-        raise ParameterError(f"switch_scale={tb.switch_scale!r} must be two width factors in (0, 4]")
+    lo = tuple(MIN_WIDTH_UM / w for w in SWITCH_W_UM)  # the group-0 switches (mg = 1) at sky130's minimum width
+    if not (len(tb.switch_scale) == 2 and all(m <= k <= 4.0 for k, m in zip(tb.switch_scale, lo))):
+        raise ParameterError(f"switch_scale={tb.switch_scale!r} must be two width factors (nfet, pfet) in "
+                             f"{lo[0]:.3g}..4 and {lo[1]:.3g}..4 (the group-0 switches' {SWITCH_W_UM} um at "
+                             f"sky130's {MIN_WIDTH_UM} um minimum width)")
 
 
 SHARES = ("both", "ramp", "bias", "none")  #: which of the column's ramp and bias lines the channels share
@@ -126,7 +135,8 @@ def _isolate(body: str, share: str, n_ch: int) -> str:
 @dataclass(frozen=True)
 class PumpStudyVtcTestbench(VtcTestbench):
     """:class:`VtcTestbench` with the accumulator nodes at ``v_acc`` and the dump node at ``v_dump``
-    (V; None: vmid), optionally with cascoded pumps or scaled switches (see the module doc)."""
+    (V; None: vmid), optionally with cascoded pumps, scaled switches, per-channel bias cells or ramp
+    generators, or decoupled bias lines (see the module doc)."""
 
     name = "ta_vtc_pump_study"
     tstep: float = STUDY_TSTEP
