@@ -132,7 +132,7 @@ class ConversionTestbench(SliceTestbench):
         cl = np.reshape(self.c_line, (self.cols, S, G))
         t_open = tm.t_col - SWITCH_LEAD_S
         e = self.cell.t_edge
-        out = [netlist_path("time_accumulator").read_text()] + self._phases() + [
+        out = [netlist_path(self.ta.netlist).read_text()] + self._phases() + [
             f"vswl swl 0 {_pwl((0, 1), (t_open, 1), (t_open + e, 0))}",
             ".model aimc_ideal_switch sw vt=0.5 vh=0.1 ron=10 roff=1e15"]
         for s_ in range(S):

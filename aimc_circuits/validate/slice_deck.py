@@ -211,7 +211,7 @@ class SliceTestbench(Testbench):
         return out
 
     def body(self, s: Mapping[str, Any]) -> str:
-        nets = [netlist_path(n).read_text() for n in ("cell", "row_driver", "time_accumulator")]
+        nets = [netlist_path(n).read_text() for n in ("cell", "row_driver", self.ta.netlist)]
         return "\n".join(nets + self._phases() + self._rows(s["x"]) + self._columns() + self._accumulators()) + "\n"
 
     @property

@@ -281,7 +281,7 @@ def characterize_time_accumulator(design: TADesign | None = None, profile: str =
             "timing": {"t_reset_s": d.t_reset, "t_ramp_s": d.t_ramp, "t_gap_s": d.t_gap, "t_tdc_s": d.t_tdc,
                        "t_conversion_s": d.t_total},
             "dropped_points": [{"point": dict(r.point), "error": r.error} for r in failed],
-            "provenance": {"netlist_sha256": hashlib.sha256(netlist_path("time_accumulator").read_bytes()).hexdigest(),
+            "provenance": {"netlist_sha256": hashlib.sha256(netlist_path(d.netlist).read_bytes()).hexdigest(),
                            "random_seed": seed, **combined_provenance(sweeps), "corner": "tt",
                            "temperature_c": 27.0}}
 

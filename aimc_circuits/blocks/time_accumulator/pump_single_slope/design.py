@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 from ....errors import ParameterError
 from ...design import SUPPLY_MAX_V, Design, check_supply, param
@@ -13,6 +14,10 @@ __all__ = ["TADesign"]
 @dataclass(frozen=True)
 class TADesign(Design):
     """Electrical design and timing of one column's time accumulator (SI units, geometry um)."""
+
+    #: the circuit: ``netlists/<netlist>.sp`` (a variant with the same subcircuits and ports
+    #: subclasses this design and names its own netlist; every testbench reads it from here)
+    netlist: ClassVar[str] = "time_accumulator"
 
     i0: float = param(7e-6, "A", "unit current: group g pumps 16^g units, the TDC charge-up md units", 0.0, 1e-3,
                       lo_open=True)
