@@ -69,7 +69,7 @@ def _phases(d: TADesign, conversions: int = 1) -> dict[str, str]:
 def _core(d: TADesign, conversions: int = 1, bias: str = "xb", ramp: str = "xr") -> list[str]:
     """Supply, bias, control phases, the column's ramp (bias, ramp: their instance names)."""
     ph = _phases(d, conversions)
-    return [netlist_path("time_accumulator").read_text(),
+    return [netlist_path(d.netlist).read_text(),
             f"vdd vdd 0 {d.vdd}", f"{bias} vbn vbp vdd 0 aimc_ta_bias i0={d.i0:.6g}",
             f"vrstb rstb 0 {ph['rstb']}", f"vrst rst 0 {ph['rst']}", f"vrun run 0 {ph['run']}",
             f"vdum vdum 0 {d.vmid}", f"vconv conv 0 {ph['conv']}", f"vhi vhi 0 {d.vhi}",
@@ -298,7 +298,7 @@ class ComparatorNoiseTestbench(Testbench):
 
     def body(self, s: Mapping[str, Any]) -> str:
         d = self.design
-        return "\n".join([netlist_path("time_accumulator").read_text(), f"vdd vdd 0 {d.vdd}",
+        return "\n".join([netlist_path(d.netlist).read_text(), f"vdd vdd 0 {d.vdd}",
                           f"xb vbn vbp vdd 0 aimc_ta_bias i0={d.i0:.6g}",
                           f"vinp inp 0 dc {self.v_cm} ac 1", f"vinn inn 0 {self.v_cm}",
                           "xc inp inn c cb vbn vdd 0 aimc_ta_cmp"]) + "\n"
@@ -323,7 +323,8 @@ class VtcInputTestbench(Testbench):
       kick amounts to;
     * ``c_in`` (F, ideal source only): the input capacitance while the ramp is held at vdd (the
       cells' phase): the charge the source delivers for a ``dv`` step at the start of the reset
-      phase, / dv;
+      phase, until the ramp's reset switch starts to open (its gate edge kicks the ramp, and
+      through the comparator the input), / dv;
     * ``v_run`` (V): the input at the ramp start.
     """
 
@@ -366,5 +367,5 @@ class VtcInputTestbench(Testbench):
     def measure(self, sim: SimResult, p: Mapping[str, Any]) -> dict[str, Any]:
         d, t = self.design, sim.scale
         return {"q": -integrate(t, sim["vacc#branch"], 0.0, d.t_conv),
-                "c_in": integrate(t, -sim["vv#branch"], 0.0, d.t_run - d.t_edge) / self.dv,
+                "c_in": integrate(t, -sim["vv#branch"], 0.0, d.t_reset - 2 * d.t_edge) / self.dv,
                 "v_run": value_at(t, sim["vin"], d.t_run)}
