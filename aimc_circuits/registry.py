@@ -121,6 +121,12 @@ VARIANTS: list[BlockVariant] = [
                  netlist="time_accumulator", calibration_class="calibration:TACalibration",
                  model_class="model:TimeAccumulatorModel",
                  characterize="characterize:characterize_time_accumulator", design_class="design:TADesign"),
+    BlockVariant("time_accumulator", "pump_local_bias",
+                 "pump_single_slope with local bias per VTC (pumps and comparators apart), ramp and TDC, a 2x "
+                 "ramp capacitor and current, reset switches sized for a 1 ns reset phase",
+                 netlist="time_accumulator_local_bias", calibration_class="calibration:LocalBiasTACalibration",
+                 model_class="model:LocalBiasTimeAccumulatorModel", characterize="characterize:characterize_local_bias",
+                 design_class="design:LocalBiasTADesign"),
 ]
 
 #: the reference macro's variant of each family

@@ -1,0 +1,7 @@
+"""Supply law of the time-accumulator variant ``pump_local_bias``: ``pump_single_slope``'s, run on
+this variant's design (its testbenches read the design's netlist)."""
+from __future__ import annotations
+
+from ..pump_single_slope.supply import characterize_supply
+
+__all__ = ["characterize_supply"]
