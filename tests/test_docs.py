@@ -116,3 +116,29 @@ def test_fidelity_doc_numbers_are_the_recorded_validation_runs():
     s = r["mismatch_shift_pct_fs"]
     assert (f"{r['fidelity_pct_fs']['rms']:.2f} % FS RMS; the draw's shift of the output: SPICE {s['spice']['rms']:.2f}, "
             f"model {s['model']['rms']:.2f}, model - SPICE {s['error']['rms']:.2f} % FS RMS") in stands
+
+
+def test_variant_comparison_block_is_what_the_script_prints():
+    """docs/design.md's side-by-side block of the time-accumulator variants is what
+    scripts/compare_variants.py computes now: the same text, every number within 0.1 % or 0.01
+    (one unit of the last printed digit of the two-decimal figures near zero, such as the mean
+    error in LSB: BLAS rounding on another CPU may move it)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("compare_variants", ROOT / "scripts" / "compare_variants.py")
+    cv = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cv)
+    block = (ROOT / "docs" / "design.md").read_text().split("## Circuit variants compared")[1].split("```\n")[1]
+    res = cv.results()
+    now = "\n".join(cv.comparison(res)) + "\n"
+    assert re.sub(r"-?\d+\.?\d*", "#", block) == re.sub(r"-?\d+\.?\d*", "#", now)
+    np.testing.assert_allclose(_numbers(block), _numbers(now), rtol=1e-3, atol=0.011)
+    assert cv.calibration_table() in (ROOT / "docs" / "blocks" / "time_accumulator_local_bias.md").read_text()
+    # the README's row of the variant
+    macro, m = res["pump_local_bias"]
+    readme = next(ln for ln in (ROOT / "README.md").read_text().splitlines()
+                  if ln.startswith("| the time-accumulator variant `pump_local_bias`"))
+    held = macro.ta.calibration.section("chain_held_out")["rms_lsb"]
+    assert (f"{m['error_fs_pct_chips']['mean']:.2f} % FS (mean over 10 chips), {m['error_sig_pct_chips']['mean']:.1f} % "
+            f"of the signal, {m['tops']:.1f} TOPS / {m['latency_ns']:.1f} ns, {m['tops_per_watt']:.1f} TOPS/W; its model "
+            f"{held:.2f} TDC LSB RMS") in readme, readme
