@@ -13,7 +13,7 @@ For each registered time-accumulator variant, on its own design:
   each conversion's start and V_acc at TDC start of the second and third against the first (which
   starts from the DC operating point).
 
-    python scripts/ta_variant_compare.py        # ~10 min on 2 cores from an empty cache
+    python scripts/ta_variant_compare.py        # ~7 min on 2 cores from an empty cache
 """
 from __future__ import annotations
 
