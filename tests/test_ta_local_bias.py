@@ -109,3 +109,21 @@ def test_channels_barely_couple_and_back_to_back_conversions_agree(fresh_cache):
     assert np.all(np.abs(m["v_acc"][1:] - m["v_acc"][0]) < 2e-3), m["v_acc"]
     assert np.all(np.abs(m["v_ramp_start"] - m["v_ramp_start"][0]) < 2e-3), m["v_ramp_start"]
     assert np.all(np.abs(m["v_acc_start"] - d.vmid) < 10e-3), m["v_acc_start"]
+
+
+def test_the_registry_and_the_design_name_the_same_netlist():
+    from aimc_circuits.registry import variants
+
+    for v in variants("time_accumulator"):
+        assert v.design().netlist == v.netlist, v.id
+
+
+def test_input_capacitance_testbench_refuses_a_reset_too_short_for_its_window():
+    from dataclasses import replace
+
+    from aimc_circuits.blocks.time_accumulator.pump_single_slope.testbench import VtcInputTestbench
+    from aimc_circuits.errors import ParameterError
+
+    VtcInputTestbench(design=LocalBiasTADesign())
+    with pytest.raises(ParameterError, match=r"t_reset=1.2e-10 s leaves no window for c_in.*allowed: t_reset > 1.6e-10"):
+        VtcInputTestbench(design=replace(TADesign(), t_reset=0.12e-9))

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -336,10 +336,18 @@ class VtcInputTestbench(Testbench):
     params = {"v": 1.5, "vref": 1.5}
     structural = {"c_line": 0.0}
     keep = ("vv#branch", "vacc#branch", "vin")
+    step_s: ClassVar[float] = 20e-12  #: the input step starts after this and lasts as long
+
+    def __post_init__(self):
+        d = self.design
+        if d.t_reset - 2 * d.t_edge <= 3 * self.step_s:
+            raise ParameterError(f"{type(d).__name__}.t_reset={d.t_reset:g} s leaves no window for c_in: the input "
+                                 f"step ends at {2 * self.step_s:g} s and the ramp's reset switch starts to open at "
+                                 f"t_reset - 2 t_edge; allowed: t_reset > {2 * d.t_edge + 3 * self.step_s:g} s")
 
     def body(self, s: Mapping[str, Any]) -> str:
         d, c_line = self.design, float(s["c_line"])
-        e = 20e-12
+        e = self.step_s
         out = _core(d) + [f".param v={self.params['v']} vref={self.params['vref']}",
                           f"vv vs 0 pwl(0 {{v-{self.dv}}} {e:.6g} {{v-{self.dv}}} {2 * e:.6g} {{v}})",
                           "vvref vrefin 0 {vref}", f"vacc acc 0 {d.vmid}",
